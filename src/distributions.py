@@ -1,0 +1,280 @@
+"""Samplers: every sampler has ``.sample(n) -> Tensor`` ``[n, *shape]`` on its ``device``.
+
+Each sampler owns its random state (a ``torch.Generator`` seeded from ``seed``, or a NumPy
+``RandomState`` for the NumPy-based ones), so experiments are reproducible without touching
+the global RNG. Any object with a ``sample(n)`` method works with the trainer.
+"""
+from __future__ import annotations
+
+import math
+import numpy as np
+import torch
+
+__all__ = [
+    "Sampler", "StandardNormalSampler", "NormalSampler", "UniformSampler", "BallUniformSampler",
+    "SwissRollSampler", "GaussianMixtureSampler", "EightGaussiansSampler", "GaussianGridSampler",
+    "WhiteningSampler", "LinearTransformer", "TensorDatasetSampler", "FittedGaussianMixtureSampler",
+]
+
+
+def _as_device(device) -> torch.device:
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+class Sampler:
+    """Base class. Subclasses implement ``_sample(n)`` returning a tensor on ``self.device``.
+
+    Args:
+        dim: dimension of one sample (``shape`` for non-vector samplers).
+        device: where samples live.
+        dtype: floating dtype of the samples.
+        seed: seed of the sampler's own generator (``None``: a random seed).
+    """
+
+    def __init__(self, dim: int, device=None, dtype: torch.dtype = torch.float32, seed: int | None = None):
+        self.dim = int(dim)
+        self.shape: tuple[int, ...] = (self.dim,)
+        self.device = _as_device(device)
+        self.dtype = dtype
+        self.seed = int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item())
+        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.rng = np.random.RandomState(self.seed % 2**32)
+
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` samples, ``[n, *shape]``."""
+        if int(n) < 0:
+            raise ValueError(f"{type(self).__name__}.sample: n must be ≥ 0, got {n}")
+        return self._sample(int(n))
+
+    def _sample(self, n: int) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.generator, device=self.device, dtype=self.dtype)
+
+    def _rand(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.generator, device=self.device, dtype=self.dtype)
+
+    def _from_numpy(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(array, dtype=self.dtype).to(self.device)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, device={self.device}, seed={self.seed})"
+
+
+class StandardNormalSampler(Sampler):
+    """N(0, I_dim)."""
+
+    def _sample(self, n):
+        return self._randn(n, self.dim)
+
+
+class NormalSampler(Sampler):
+    """N(mean, cov) through a symmetric square root of ``cov`` (float64 eigendecomposition).
+
+    Args:
+        mean: ``[D]``.
+        cov: ``[D, D]`` symmetric positive semi-definite.
+    """
+
+    def __init__(self, mean, cov, device=None, dtype=torch.float32, seed=None):
+        mean = np.asarray(mean, dtype=np.float64)
+        cov = np.asarray(cov, dtype=np.float64)
+        if cov.shape != (mean.size, mean.size):
+            raise ValueError(f"NormalSampler: cov must be [{mean.size}, {mean.size}], got {list(cov.shape)}")
+        super().__init__(mean.size, device, dtype, seed)
+        w, v = np.linalg.eigh((cov + cov.T) / 2)
+        if w.min() < -1e-8 * max(1.0, abs(w).max()):
+            raise ValueError(f"NormalSampler: cov is not positive semi-definite (min eigenvalue {w.min():.3g})")
+        root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        self.mean = self._from_numpy(mean)
+        self.cov = self._from_numpy(cov)
+        self.root = self._from_numpy(root)
+
+    def _sample(self, n):
+        return self._randn(n, self.dim) @ self.root + self.mean
+
+
+class UniformSampler(Sampler):
+    """Uniform on the box [low, high]^dim."""
+
+    def __init__(self, dim, low: float = -1.0, high: float = 1.0, device=None, dtype=torch.float32, seed=None):
+        super().__init__(dim, device, dtype, seed)
+        self.low, self.high = float(low), float(high)
+
+    def _sample(self, n):
+        return self.low + (self.high - self.low) * self._rand(n, self.dim)
+
+
+class BallUniformSampler(Sampler):
+    """Uniform in the Euclidean ball of ``radius`` centred at 0."""
+
+    def __init__(self, dim, radius: float = 1.0, device=None, dtype=torch.float32, seed=None):
+        super().__init__(dim, device, dtype, seed)
+        self.radius = float(radius)
+
+    def _sample(self, n):
+        direction = self._randn(n, self.dim)
+        direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        r = self._rand(n, 1) ** (1.0 / self.dim)
+        return self.radius * r * direction
+
+
+class SwissRollSampler(Sampler):
+    """2-D Swiss roll: scikit-learn's ``make_swiss_roll`` (coordinates 0 and 2), divided by 7.5."""
+
+    def __init__(self, noise: float = 0.8, device=None, dtype=torch.float32, seed=None):
+        super().__init__(2, device, dtype, seed)
+        self.noise = float(noise)
+
+    def _sample(self, n):
+        from sklearn.datasets import make_swiss_roll  # lazy: keep the core import light
+
+        pts = make_swiss_roll(n_samples=n, noise=self.noise, random_state=self.rng)[0]
+        return self._from_numpy(pts[:, [0, 2]] / 7.5)
+
+
+class GaussianMixtureSampler(Sampler):
+    """Mixture of isotropic Gaussians.
+
+    Args:
+        centers: ``[K, D]`` component means.
+        stds: one std per component (``[K]``) or a scalar.
+        weights: mixture weights (default uniform).
+
+    Attributes ``centers``, ``stds`` and ``weights`` are kept (used for mode coverage).
+    """
+
+    def __init__(self, centers, stds=1.0, weights=None, device=None, dtype=torch.float32, seed=None):
+        centers = np.asarray(centers, dtype=np.float64)
+        if centers.ndim != 2:
+            raise ValueError(f"centers must be [K, D], got shape {centers.shape}")
+        super().__init__(centers.shape[1], device, dtype, seed)
+        k = centers.shape[0]
+        stds = np.broadcast_to(np.asarray(stds, dtype=np.float64), (k,)).copy()
+        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (k,) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError("weights must be K non-negative numbers with a positive sum")
+        self.centers = self._from_numpy(centers)
+        self.stds = self._from_numpy(stds)
+        self.weights = self._from_numpy(weights / weights.sum())
+
+    def _sample(self, n):
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
+        return self.centers[idx] + self.stds[idx, None] * self._randn(n, self.dim)
+
+
+class EightGaussiansSampler(GaussianMixtureSampler):
+    """8 Gaussians of std ``std`` on a circle of radius ``radius`` (paper: 12 and 1)."""
+
+    def __init__(self, radius: float = 12.0, std: float = 1.0, device=None, dtype=torch.float32, seed=None):
+        angles = np.arange(8) * (2 * math.pi / 8)
+        centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        super().__init__(centers, std, None, device, dtype, seed)
+
+
+class GaussianGridSampler(GaussianMixtureSampler):
+    """``n × n`` grid of Gaussians with spacing ``step``, centred at 0 (paper: step 9, std 1)."""
+
+    def __init__(self, n: int = 5, step: float = 9.0, std: float = 1.0, device=None, dtype=torch.float32, seed=None):
+        ticks = (np.arange(n) - (n - 1) / 2) * step
+        gx, gy = np.meshgrid(ticks, ticks, indexing="ij")
+        centers = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        super().__init__(centers, std, None, device, dtype, seed)
+
+
+class WhiteningSampler(Sampler):
+    """Standardises another sampler: ``(x - mean) @ cov^{-1/2}``, both estimated once on
+    ``n_fit`` samples of ``base`` (the paper whitens the toy targets this way).
+
+    ``transform(x)`` applies the same affine map to any points (e.g. mixture centres).
+    """
+
+    def __init__(self, base: Sampler, n_fit: int = 100_000, batch_size: int = 100_000):
+        super().__init__(base.dim, base.device, base.dtype, base.seed)
+        self.base = base
+        data = torch.cat([base.sample(min(batch_size, n_fit - i)).double().cpu() for i in range(0, n_fit, batch_size)])
+        mean = data.mean(0)
+        cov = torch.cov(data.T).reshape(self.dim, self.dim)
+        w, v = torch.linalg.eigh(cov)
+        self.mean = mean.to(self.device, self.dtype)
+        self.inv_root = ((v / w.clamp_min(1e-12).sqrt()) @ v.T).to(self.device, self.dtype)
+        self.root = ((v * w.clamp_min(0).sqrt()) @ v.T).to(self.device, self.dtype)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.to(self.device, self.dtype) - self.mean) @ self.inv_root
+
+    def inverse_transform(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, self.dtype) @ self.root + self.mean
+
+    def _sample(self, n):
+        return self.transform(self.base.sample(n))
+
+
+class LinearTransformer(Sampler):
+    """``x @ weight.T + bias`` applied to samples of ``base`` (a Gaussian when ``base`` is)."""
+
+    def __init__(self, base: Sampler, weight, bias=None):
+        weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
+        if weight.dim() != 2 or weight.shape[1] != base.dim:
+            raise ValueError(f"weight must be [out, {base.dim}], got {list(weight.shape)}")
+        super().__init__(weight.shape[0], base.device, base.dtype, base.seed)
+        self.base = base
+        self.weight = weight.to(self.device, self.dtype)
+        self.bias = (torch.zeros(weight.shape[0], dtype=torch.float64) if bias is None
+                     else torch.as_tensor(np.asarray(bias, dtype=np.float64))).to(self.device, self.dtype)
+
+    def _sample(self, n):
+        return self.base.sample(n) @ self.weight.T + self.bias
+
+
+class TensorDatasetSampler(Sampler):
+    """Uniform random rows (with replacement) of a fixed tensor ``data`` ``[M, *shape]``.
+
+    Args:
+        data: the samples; moved to ``device``.
+        noise_std: optional Gaussian noise added to each draw.
+    """
+
+    def __init__(self, data, device=None, dtype=torch.float32, seed=None, noise_std: float = 0.0):
+        data = torch.as_tensor(data)
+        if data.dim() < 2 or data.shape[0] == 0:
+            raise ValueError(f"TensorDatasetSampler needs data of shape [M, ...] with M > 0, got {list(data.shape)}")
+        if not torch.isfinite(data).all():
+            raise ValueError("TensorDatasetSampler: data contain NaN or inf")
+        super().__init__(int(np.prod(data.shape[1:])), device, dtype, seed)
+        self.shape = tuple(data.shape[1:])
+        self.data = data.to(self.device, self.dtype)
+        self.noise_std = float(noise_std)
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def _sample(self, n):
+        idx = torch.randint(0, self.data.shape[0], (n,), generator=self.generator, device=self.device)
+        out = self.data[idx]
+        if self.noise_std:
+            out = out + self.noise_std * torch.randn(out.shape, generator=self.generator,
+                                                     device=self.device, dtype=self.dtype)
+        return out
+
+
+class FittedGaussianMixtureSampler(Sampler):
+    """A Gaussian mixture (full covariances) fitted to ``data`` ``[M, D]`` with scikit-learn,
+    then sampled from (a smooth stand-in for an empirical distribution)."""
+
+    def __init__(self, data, n_components: int = 10, device=None, dtype=torch.float32, seed=None):
+        from sklearn.mixture import GaussianMixture  # lazy: keep the core import light
+
+        data = np.asarray(torch.as_tensor(data).detach().cpu().double())
+        super().__init__(data.shape[1], device, dtype, seed)
+        self.gmm = GaussianMixture(n_components, covariance_type="full", random_state=self.seed % 2**32).fit(data)
+        self.means = self._from_numpy(self.gmm.means_)
+        chol = np.linalg.cholesky(self.gmm.covariances_ + 1e-9 * np.eye(self.dim))
+        self.chols = self._from_numpy(chol)
+        self.weights = self._from_numpy(self.gmm.weights_)
+
+    def _sample(self, n):
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
+        z = self._randn(n, self.dim)
+        return self.means[idx] + torch.einsum("nij,nj->ni", self.chols[idx], z)

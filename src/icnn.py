@@ -1,0 +1,339 @@
+"""Input convex neural networks (ICNNs) and their gradient maps.
+
+In W2GN the forward optimal map is ``∇ψ_θ`` and the inverse map is ``∇ψ_ω``; the reference
+implementation calls the nets ``D`` (ψ_θ) and ``D_conj`` (ψ_ω). Every net here exposes
+
+* ``forward(x)`` -> ψ(x), ``[N, 1]``;
+* ``push(x)`` -> ∇ψ(x), same shape as ``x``, differentiable w.r.t. the weights (and ``x``)
+  whenever grad mode is on, whether or not ``x.requires_grad``;
+* ``value_and_push(x)`` -> both from one forward pass;
+* ``push_nograd(x, batch_size)`` -> ∇ψ(x) without a graph, in batches, for large inputs;
+* ``convexify()`` -> clamps to ≥ 0 the weights that must be non-negative.
+
+``DenseICNN`` computes ∇ψ in closed form (a hand-written backward pass through the net), so a
+loss on ``push`` costs one ordinary backward pass instead of double back-propagation.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .layers import ConvexQuadratic
+
+__all__ = ["ICNN", "DenseICNN", "ConvICNN", "ConvICNN128", "init_normal_"]
+
+_ACTIVATIONS = ("celu", "softplus")
+
+
+def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    return torch.celu(x) if name == "celu" else F.softplus(x)
+
+
+def _activation_grad(name: str, x: torch.Tensor) -> torch.Tensor:
+    # celu'(x) = exp(min(x, 0)); softplus'(x) = sigmoid(x). Both differentiable, NaN-free.
+    return torch.exp(x.clamp(max=0.0)) if name == "celu" else torch.sigmoid(x)
+
+
+def init_normal_(net: nn.Module, scale: float, generator: torch.Generator | None = None) -> nn.Module:
+    """The reference's hand initialisation: every parameter ~ N(0, 1) * ``scale``.
+
+    PAPER.md's scales: 1/2 (toy), 1/20 (Gaussians), 1/10 (latent), 1/5 (domain adaptation),
+    1/100 (ConvICNN). Call :meth:`ICNN.convexify` afterwards (``pretrain_identity`` does).
+    """
+    with torch.no_grad():
+        for p in net.parameters():
+            noise = torch.randn(p.shape, generator=generator, dtype=p.dtype)
+            p.copy_(noise.to(p.device) * scale)
+    return net
+
+
+class ICNN(nn.Module):
+    """Base class: gradient maps by autograd, batching, input checks, clear load errors."""
+
+    #: expected shape of one sample (without the batch dimension)
+    sample_shape: tuple[int, ...] = ()
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        if tuple(x.shape[1:]) != tuple(self.sample_shape) or x.dim() != len(self.sample_shape) + 1:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape [N, {', '.join(map(str, self.sample_shape))}],"
+                f" got {list(x.shape)}"
+            )
+
+    def value_and_push(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ψ(x) ``[N, 1]`` and ∇ψ(x) (shape of ``x``) from one forward pass (autograd version)."""
+        self._check_input(x)
+        create_graph = torch.is_grad_enabled()
+        with torch.enable_grad():
+            xg = x if x.requires_grad else x.detach().requires_grad_(True)
+            value = self.forward(xg)
+            (grad,) = torch.autograd.grad(value.sum(), xg, create_graph=create_graph)
+        if not create_graph:
+            value, grad = value.detach(), grad.detach()
+        return value, grad
+
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        """∇ψ(x), differentiable (``create_graph``) when grad mode is on."""
+        return self.value_and_push(x)[1]
+
+    def push_nograd(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """∇ψ(x) without a graph, computed in batches of ``batch_size`` (for large inputs)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        with torch.no_grad():
+            outs = [self.push(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        return torch.cat(outs, dim=0) if outs else torch.empty_like(x)
+
+    def convexify(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Like :meth:`torch.nn.Module.load_state_dict`, with a message naming the keys and
+        shapes that differ when the checkpoint belongs to another architecture."""
+        state_dict = self._remap_state_dict(dict(state_dict))
+        if strict:
+            own = self.state_dict()
+            missing = sorted(set(own) - set(state_dict))
+            unexpected = sorted(set(state_dict) - set(own))
+            shapes = sorted(k for k in set(own) & set(state_dict)
+                            if tuple(own[k].shape) != tuple(state_dict[k].shape))
+            if missing or unexpected or shapes:
+                lines = [f"checkpoint does not match this {type(self).__name__} ({self.extra_repr()}):"]
+                if missing:
+                    lines.append(f"  missing keys: {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+                if unexpected:
+                    lines.append(f"  unexpected keys: {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+                for k in shapes[:8]:
+                    lines.append(f"  {k}: checkpoint {list(state_dict[k].shape)} vs model {list(own[k].shape)}")
+                raise ValueError("\n".join(lines))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _remap_state_dict(self, state_dict: dict) -> dict:
+        return state_dict
+
+
+class DenseICNN(ICNN):
+    """Fully connected ICNN of W2GN (reference name and parameter layout).
+
+    z_1 = Q_1(x);  z_{k+1} = σ(W_k z_k + Q_{k+1}(x)) with W_k ≥ 0;
+    ψ(x) = w_outᵀ z_last + ½·strong_convexity·‖x‖² with w_out ≥ 0,
+    where Q_k are :class:`~src.layers.ConvexQuadratic` layers and every layer output passes
+    through dropout. σ is CELU or softplus (convex, non-decreasing).
+
+    Args:
+        in_dim: dimension D of the input.
+        hidden_layer_sizes: widths of the hidden layers.
+        rank: rank of the quadratic layers.
+        activation: ``"celu"`` or ``"softplus"``.
+        dropout: dropout probability after every layer (training mode only).
+        strong_convexity: coefficient of the ½‖x‖² term.
+
+    ``push`` is computed in closed form: one fused matrix product ``x @ [A_1|W_1ᵀ|A_2|…]`` for
+    all quadratic/affine parts, the layer recursion, and the transposed recursion for ∇ψ.
+    State dicts use the reference keys (``quadratic_layers.{i}.0.quadratic_decomposed``, …);
+    the benchmark's layout without the ``.0`` loads too.
+    """
+
+    def __init__(self, in_dim: int, hidden_layer_sizes: Sequence[int] = (32, 32, 32), rank: int = 1,
+                 activation: str = "celu", dropout: float = 0.03, strong_convexity: float = 1e-6):
+        super().__init__()
+        hidden = [int(h) for h in hidden_layer_sizes]
+        if in_dim < 1 or not hidden or min(hidden) < 1:
+            raise ValueError(f"DenseICNN needs in_dim ≥ 1 and non-empty positive hidden sizes, "
+                             f"got in_dim={in_dim}, hidden_layer_sizes={hidden_layer_sizes}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if strong_convexity < 0:
+            raise ValueError(f"strong_convexity must be ≥ 0, got {strong_convexity}")
+        self.in_dim, self.hidden_layer_sizes, self.rank = in_dim, hidden, rank
+        self.activation, self.dropout, self.strong_convexity = activation, float(dropout), float(strong_convexity)
+        self.sample_shape = (in_dim,)
+        self.quadratic_layers = nn.ModuleList(
+            nn.Sequential(ConvexQuadratic(in_dim, h, rank, bias=True), nn.Dropout(dropout)) for h in hidden
+        )
+        self.convex_layers = nn.ModuleList(
+            nn.Sequential(nn.Linear(h_in, h_out, bias=False), nn.Dropout(dropout))
+            for h_in, h_out in zip(hidden[:-1], hidden[1:])
+        )
+        self.final_layer = nn.Linear(hidden[-1], 1, bias=False)
+
+    def extra_repr(self) -> str:
+        return (f"in_dim={self.in_dim}, hidden_layer_sizes={self.hidden_layer_sizes}, rank={self.rank}, "
+                f"activation={self.activation!r}, dropout={self.dropout}, strong_convexity={self.strong_convexity}")
+
+    def config(self) -> dict:
+        """Constructor arguments (stored in checkpoints)."""
+        return dict(in_dim=self.in_dim, hidden_layer_sizes=list(self.hidden_layer_sizes), rank=self.rank,
+                    activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity)
+
+    # ------------------------------------------------------------------ core computation
+    def _mask(self, like: torch.Tensor) -> torch.Tensor | None:
+        if not (self.training and self.dropout > 0):
+            return None
+        keep = 1.0 - self.dropout
+        return torch.empty_like(like).bernoulli_(keep).div_(keep)
+
+    def _run(self, x: torch.Tensor, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self._check_input(x)
+        quads = [seq[0] for seq in self.quadratic_layers]
+        fused = torch.cat([q.fused_weight() for q in quads], dim=1) if len(quads) > 1 else quads[0].fused_weight()
+        h_all = x @ fused  # [N, sum_k (rank+1)*out_k]
+        cache, z, offset = [], None, 0
+        for k, q in enumerate(quads):
+            width = (q.rank + 1) * q.out_features
+            s, lin = q.split(h_all[:, offset:offset + width])
+            offset += width
+            qk = (s * s).sum(dim=1) + lin
+            if q.bias is not None:
+                qk = qk + q.bias
+            mq = self._mask(qk)
+            if mq is not None:
+                qk = qk * mq
+            if k == 0:
+                z, pre, mc = qk, None, None
+            else:
+                c = F.linear(z, self.convex_layers[k - 1][0].weight)
+                mc = self._mask(c)
+                if mc is not None:
+                    c = c * mc
+                pre = c + qk
+                z = _activation(self.activation, pre)
+            cache.append((s, mq, mc, pre))
+        value = F.linear(z, self.final_layer.weight)
+        if self.strong_convexity:
+            value = value + (0.5 * self.strong_convexity) * (x * x).sum(dim=1, keepdim=True)
+        if not need_grad:
+            return value, None
+        # closed-form backward pass: g = dψ/dz_k, row by row
+        n = x.shape[0]
+        g = self.final_layer.weight.expand(n, -1)
+        pieces: list[torch.Tensor] = []
+        for k in range(len(quads) - 1, -1, -1):
+            s, mq, mc, pre = cache[k]
+            if pre is not None:
+                g = g * _activation_grad(self.activation, pre)
+            gq = g * mq if mq is not None else g
+            pieces.append(gq)
+            pieces.append((2.0 * s * gq.unsqueeze(1)).reshape(n, -1))
+            if k > 0:
+                gc = g * mc if mc is not None else g
+                g = gc @ self.convex_layers[k - 1][0].weight
+        coef = torch.cat(pieces[::-1], dim=1)  # same column order as `fused`
+        grad = coef @ fused.t()
+        if self.strong_convexity:
+            grad = grad + self.strong_convexity * x
+        return value, grad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ψ(x), ``[N, 1]``."""
+        return self._run(x, need_grad=False)[0]
+
+    def value_and_push(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ψ(x) ``[N, 1]`` and ∇ψ(x) ``[N, D]`` in closed form, sharing one forward pass."""
+        return self._run(x, need_grad=True)
+
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        """∇ψ(x), ``[N, D]``; part of the autograd graph whenever grad mode is on."""
+        return self._run(x, need_grad=True)[1]
+
+    def push_autograd(self, x: torch.Tensor) -> torch.Tensor:
+        """∇ψ(x) by autograd on ``forward`` (slower; kept as an independent check)."""
+        return ICNN.value_and_push(self, x)[1]
+
+    @torch.no_grad()
+    def convexify(self) -> None:
+        """Clamp to ≥ 0 the weights of the convex (z → z) layers and of the final layer."""
+        for seq in self.convex_layers:
+            seq[0].weight.clamp_(min=0)
+        self.final_layer.weight.clamp_(min=0)
+
+    def _remap_state_dict(self, state_dict: dict) -> dict:
+        # the Wasserstein-2 benchmark stores the layers without the Sequential(…, Dropout) wrapper
+        out = {}
+        for key, value in state_dict.items():
+            parts = key.split(".")
+            if parts[0] in ("quadratic_layers", "convex_layers") and len(parts) == 3:
+                key = ".".join([parts[0], parts[1], "0", parts[2]])
+            out[key] = value
+        return out
+
+
+class ConvICNN(ICNN):
+    """Convolutional ICNN for square images of size 32 … 128 (powers of two).
+
+    Input stage (unconstrained): four 3×3 convolutions (linear) plus four 3×3 convolutions whose
+    output is squared, summed, then CELU. Then ``log2(image_size/4)`` stride-2 3×3 convolutions
+    with non-negative weights, each followed by CELU, a flatten to ``width·4·4`` and non-negative
+    linear layers ``→128→64→32→1`` with CELU between. ``∇ψ`` by autograd.
+
+    Args:
+        channels: image channels C.
+        image_size: H = W of the inputs.
+        width: channels of the convolutions (128 in the paper).
+        strong_convexity: coefficient of ½‖x‖² added to ψ (0 in the paper).
+    """
+
+    def __init__(self, channels: int = 3, image_size: int = 128, width: int = 128,
+                 strong_convexity: float = 0.0):
+        super().__init__()
+        if image_size < 8 or image_size & (image_size - 1):
+            raise ValueError(f"image_size must be a power of two ≥ 8, got {image_size}")
+        self.channels, self.image_size, self.width = channels, image_size, width
+        self.strong_convexity = float(strong_convexity)
+        self.sample_shape = (channels, image_size, image_size)
+
+        def stack() -> nn.Sequential:
+            return nn.Sequential(*[nn.Conv2d(channels if i == 0 else width, width, 3, padding=1) for i in range(4)])
+
+        self.first_linear = stack()
+        self.first_squared = stack()
+        n_down = int(round(math.log2(image_size // 4)))
+        self.convex = nn.ModuleList(nn.Conv2d(width, width, 3, stride=2, padding=1) for _ in range(n_down))
+        sizes = [width * 16, 128, 64, 32]
+        self.dense = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.final_layer = nn.Linear(32, 1)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, image_size={self.image_size}, width={self.width}"
+
+    def config(self) -> dict:
+        return dict(channels=self.channels, image_size=self.image_size, width=self.width,
+                    strong_convexity=self.strong_convexity)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        sq = self.first_squared(x)
+        h = torch.celu(self.first_linear(x) + sq * sq)
+        for conv in self.convex:
+            h = torch.celu(conv(h))
+        h = h.flatten(1)
+        for layer in self.dense:
+            h = torch.celu(layer(h))
+        out = self.final_layer(h)
+        if self.strong_convexity:
+            out = out + 0.5 * self.strong_convexity * (x * x).flatten(1).sum(1, keepdim=True)
+        return out
+
+    @torch.no_grad()
+    def convexify(self) -> None:
+        """Clamp to ≥ 0 every weight after the input stage (biases stay free)."""
+        for layer in [*self.convex, *self.dense, self.final_layer]:
+            layer.weight.clamp_(min=0)
+
+
+class ConvICNN128(ConvICNN):
+    """The paper's ConvICNN for 128×128 images (width 128, five stride-2 convolutions)."""
+
+    def __init__(self, channels: int = 3):
+        super().__init__(channels=channels, image_size=128, width=128)
+
+    def config(self) -> dict:
+        return dict(channels=self.channels)

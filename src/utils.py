@@ -1,0 +1,109 @@
+"""Small helpers: device choice, seeding, smoothing."""
+from __future__ import annotations
+
+import os
+import random
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["get_device", "set_seed", "ewma", "describe_device", "ExperimentRecord", "results_dir"]
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """``prefer`` (or env ``W2GN_DEVICE``) if given, else CUDA when available, else CPU."""
+    name = prefer or os.environ.get("W2GN_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def describe_device(device) -> str:
+    """Human-readable device name, e.g. ``cuda (NVIDIA H100 80GB HBM3)`` or ``cpu (2 threads)``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def ewma(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
+    """Exponentially weighted moving average (for smoothing loss curves)."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    values = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(values)
+    acc = values[0] if values.size else 0.0
+    for i, v in enumerate(values):
+        acc = alpha * v + (1 - alpha) * acc
+        out[i] = acc
+    return out
+
+
+# ---------------------------------------------------------------------------- experiment records
+import json as _json
+import platform as _platform
+import time as _time
+from pathlib import Path as _Path
+
+REPO_ROOT = _Path(__file__).resolve().parents[1]
+
+
+def results_dir() -> _Path:
+    """Where notebooks write ``<experiment>.json``: env ``W2GN_RESULTS_DIR`` or ``results/``
+    (the tests point it at a temporary folder so smoke runs never overwrite real results)."""
+    return _Path(os.environ.get("W2GN_RESULTS_DIR", REPO_ROOT / "results"))
+
+
+class ExperimentRecord:
+    """Prints what a notebook is about to run (profile, device, data source) and, at the end,
+    writes ``results/<experiment>.json`` with the wall time since creation.
+
+    Args:
+        experiment: short name, e.g. ``"toy"``; also the results file name.
+        profile: ``paper``, ``cpu`` or ``smoke``.
+        device: torch device used.
+        seed: the training seed.
+        data: a description of the data source (say "offline substitute" where it is one).
+    """
+
+    def __init__(self, experiment: str, profile: str, device, seed: int, data: str):
+        self.experiment, self.profile, self.seed, self.data = experiment, profile, seed, data
+        self.device = describe_device(device)
+        self.start = _time.perf_counter()
+        print(f"experiment: {experiment}\nprofile:    {profile}\ndevice:     {self.device}\n"
+              f"torch:      {torch.__version__}\nseed:       {seed}\ndata:       {data}")
+
+    def elapsed(self) -> float:
+        return _time.perf_counter() - self.start
+
+    def save(self, metrics: dict, **extra) -> dict:
+        """Write and return the record; ``metrics`` must be JSON-serialisable (floats, dicts)."""
+        record = {
+            "experiment": self.experiment, "profile": self.profile, "device": self.device,
+            "torch": torch.__version__, "python": _platform.python_version(), "seed": self.seed,
+            "data": self.data, "wall_time_s": round(self.elapsed(), 1), "metrics": metrics, **extra,
+        }
+        out = results_dir()
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{self.experiment}.json"
+        path.write_text(_json.dumps(record, indent=2, default=_to_builtin) + "\n")
+        print(f"wrote {path} (wall time {record['wall_time_s']} s)")
+        return record
+
+
+def _to_builtin(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
