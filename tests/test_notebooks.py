@@ -1,0 +1,47 @@
+"""Every notebook runs top to bottom in the `smoke` profile, and the committed notebooks are clean."""
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_is_clean(path):
+    nb = json.loads(path.read_text())
+    code = _code_cells(nb)
+    assert code, "no code cells"
+    counts = [c.get("execution_count") for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"execution counts {counts} are not 1..{len(code)}"
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"error outputs: {[e.get('ename') for e in errors]}"
+    text = json.dumps(nb)
+    assert "profile:" in text, "the preserved outputs do not say which profile produced them"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("W2GN_PROFILE", "smoke")
+    monkeypatch.setenv("W2GN_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("W2GN_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    results = list((tmp_path / "results").glob("*.json"))
+    assert results, "the notebook wrote no results/<experiment>.json"
+    for r in results:
+        record = json.loads(r.read_text())
+        assert record["profile"] == "smoke"
+        assert {"experiment", "device", "torch", "seed", "data", "wall_time_s", "metrics"} <= set(record)
