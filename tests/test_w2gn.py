@@ -1,0 +1,188 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from src.distributions import NormalSampler, StandardNormalSampler
+from src.gaussian import random_gaussian_problem
+from src.icnn import DenseICNN, init_normal_
+from src.metrics import l2_uvp
+from src.w2gn import (NonFiniteLossError, W2GNConfig, W2GNTrainer, load_checkpoint, pretrain_identity,
+                      save_checkpoint, train, w2gn_losses)
+
+
+def tiny_pair(dim=3, seed=0):
+    torch.manual_seed(seed)
+    D = init_normal_(DenseICNN(dim, [8, 6], rank=2, dropout=0.0, strong_convexity=0.1), 0.5).double()
+    Dc = init_normal_(DenseICNN(dim, [8, 6], rank=2, dropout=0.0, strong_convexity=0.1), 0.5).double()
+    D.convexify(), Dc.convexify()
+    return D, Dc
+
+
+def grad_at(net, x, create_graph=True):
+    x = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(net(x).sum(), x, create_graph=create_graph)
+    return g
+
+
+def hand_loss(D, Dc, X, Y, lam, cycle, l1):
+    """PAPER.md's objective written out with plain autograd (independent of src.w2gn)."""
+    Y_inv = grad_at(Dc, Y)
+    corr = D(X).mean() + (Y_inv.detach() * Y).sum(1).mean() - D(Y_inv.detach()).mean()
+    r_y = ((grad_at(D, Y_inv) - Y) ** 2).mean()
+    r_x = ((grad_at(Dc, grad_at(D, X)) - X) ** 2).mean()
+    reg = {"inverse": r_y, "both_sum": r_x + r_y, "both_mean": (r_x + r_y) / 2}[cycle]
+    pen = sum(p.abs().sum() for n in (D, Dc) for p in n.parameters())
+    return corr + lam * reg + l1 * pen, corr
+
+
+@pytest.mark.parametrize("cycle", ["inverse", "both_sum", "both_mean"])
+def test_loss_matches_hand_derivation(cycle):
+    D, Dc = tiny_pair()
+    X, Y = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64) * 2
+    out = w2gn_losses(D, Dc, X, Y, lambda_cycle=7.0, cycle=cycle, l1=1e-3)
+    ref, corr = hand_loss(D, Dc, X, Y, 7.0, cycle, 1e-3)
+    torch.testing.assert_close(out["loss"], ref)
+    torch.testing.assert_close(out["correlation"], corr.detach())
+    w2 = 0.5 * ((X ** 2).sum(1).mean() + (Y ** 2).sum(1).mean()) - corr
+    torch.testing.assert_close(out["w2"], w2.detach())
+    # parameter gradients agree too
+    params = [*D.parameters(), *Dc.parameters()]
+    g1 = torch.autograd.grad(out["loss"], params, allow_unused=True)
+    g2 = torch.autograd.grad(ref, params, allow_unused=True)
+    for a, b in zip(g1, g2):
+        a = torch.zeros(()) if a is None else a
+        b = torch.zeros(()) if b is None else b
+        torch.testing.assert_close(a.double(), b.double(), rtol=1e-7, atol=1e-10)
+
+
+def test_correlation_does_not_train_conjugate():
+    D, Dc = tiny_pair()
+    X, Y = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    out = w2gn_losses(D, Dc, X, Y, lambda_cycle=0.0, cycle="inverse")
+    grads = torch.autograd.grad(out["loss"], list(Dc.parameters()), allow_unused=True)
+    assert all(g is None or torch.count_nonzero(g) == 0 for g in grads)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="cycle must be one of"):
+        W2GNConfig(cycle="forward")
+    with pytest.raises(ValueError, match="lambda_cycle"):
+        W2GNConfig(lambda_cycle=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        W2GNConfig(batch_size=0)
+
+
+def small_problem(dim=2):
+    pb = random_gaussian_problem(dim, seed=3)
+    X = NormalSampler(pb.mean_x, pb.cov_x, seed=11)
+    Y = NormalSampler(pb.mean_y, pb.cov_y, seed=12)
+    return pb, X, Y
+
+
+def make_nets(dim, seed=0):
+    torch.manual_seed(seed)
+    h = [32, 32, 16]
+    D = init_normal_(DenseICNN(dim, h, rank=1, dropout=0.0, strong_convexity=5e-2), 1 / 20)
+    pretrain_identity(D, StandardNormalSampler(dim, seed=5), iterations=400, lr=1e-3, progress=False)
+    Dc = DenseICNN(dim, h, rank=1, dropout=0.0, strong_convexity=5e-2)
+    Dc.load_state_dict(D.state_dict())
+    return D, Dc
+
+
+def test_seeded_training_reaches_small_uvp():
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    cfg = W2GNConfig(batch_size=256, lr=3e-3, lambda_cycle=2, cycle="both_sum", iterations=600,
+                     log_every=100, progress=False, seed=0)
+    hist = train(D, Dc, X, Y, cfg)
+    x = X.sample(4096)
+    uvp = l2_uvp(D.push_nograd(x), x.double() @ torch.as_tensor(pb.A).T, pb.var_y)
+    assert uvp < 1.0, uvp
+    assert abs(np.mean(hist["w2"][-3:]) - pb.w2 / 2) < 0.1 * pb.w2 / 2 + 0.05
+    # inverse map too
+    y = Y.sample(4096)
+    uvp_inv = l2_uvp(Dc.push_nograd(y), y.double() @ torch.linalg.inv(torch.as_tensor(pb.A)).T, pb.var_x)
+    assert uvp_inv < 2.0, uvp_inv
+
+
+def test_train_continues_and_checkpoint_roundtrip(tmp_path):
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    cfg = W2GNConfig(batch_size=64, lr=1e-3, lambda_cycle=1, cycle="both_mean", iterations=20,
+                     log_every=10, progress=False)
+    h1 = train(D, Dc, X, Y, cfg)
+    assert h1["iteration"] == [1, 10, 20]
+    h2 = train(D, Dc, X, Y, cfg)
+    assert h2["iteration"] == [1, 10, 20, 30, 40]
+    trainer = D.__dict__["_w2gn_trainer"]
+    assert trainer.iteration == 40 and trainer.opt.state  # optimizer state kept
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, trainer, note="test")
+    raw = torch.load(path, weights_only=True)
+    assert raw["iteration"] == 40 and raw["extra"] == {"note": "test"}
+    restored = load_checkpoint(path)
+    x = torch.randn(10, 2)
+    torch.testing.assert_close(restored.D.push_nograd(x), D.push_nograd(x))
+    assert restored.iteration == 40 and restored.config == cfg
+    # continue training the restored pair deterministically
+    restored.fit(X, Y, iterations=5)
+    assert restored.iteration == 45
+
+
+def test_checkpoint_of_other_architecture_is_refused(tmp_path):
+    D, Dc = tiny_pair()
+    trainer = W2GNTrainer(D, Dc, W2GNConfig(progress=False))
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, trainer)
+    other = DenseICNN(3, [8, 7], rank=2)
+    with pytest.raises(ValueError, match="convex_layers.0.0.weight"):
+        load_checkpoint(path, D=other, D_conj=DenseICNN(3, [8, 7], rank=2))
+
+
+class NaNSampler:
+    def __init__(self, dim):
+        self.dim = dim
+
+    def sample(self, n):
+        x = torch.randn(n, self.dim)
+        x[0, 0] = float("nan")
+        return x
+
+
+def test_nonfinite_samples_name_the_sampler_and_keep_weights():
+    D, Dc = make_nets(2)
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    cfg = W2GNConfig(batch_size=16, iterations=5, progress=False)
+    with pytest.raises(NonFiniteLossError, match=r"input \(P\) sampler returned non-finite.*NaNSampler"):
+        train(D, Dc, NaNSampler(2), StandardNormalSampler(2, seed=1), cfg)
+    for k, v in D.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+
+
+def test_nonfinite_loss_names_iteration():
+    D, Dc = make_nets(2)
+    with torch.no_grad():
+        D.final_layer.weight.fill_(float("inf"))
+    cfg = W2GNConfig(batch_size=16, iterations=3, progress=False)
+    with pytest.raises(NonFiniteLossError, match="at iteration 0"):
+        train(D, Dc, StandardNormalSampler(2, seed=0), StandardNormalSampler(2, seed=1), cfg)
+
+
+def test_wrong_sample_shape_is_reported():
+    D, Dc = tiny_pair()
+    cfg = W2GNConfig(batch_size=8, iterations=1, progress=False)
+    with pytest.raises(ValueError, match=r"expected \[N, 3\]"):
+        train(D.float(), Dc.float(), StandardNormalSampler(2, seed=0), StandardNormalSampler(3, seed=1), cfg)
+
+
+def test_pretrain_identity_reduces_loss():
+    torch.manual_seed(0)
+    D = init_normal_(DenseICNN(2, [16, 16], rank=1, dropout=0.0), 0.1)
+    sampler = StandardNormalSampler(2, seed=0)
+    x = sampler.sample(512) * 3
+    before = ((D.push_nograd(x) - x) ** 2).sum(1).mean().item()
+    final = pretrain_identity(D, sampler, iterations=500, lr=3e-3, progress=False)
+    after = ((D.push_nograd(x) - x) ** 2).sum(1).mean().item()
+    assert math.isfinite(final) and after < 0.05 * before, (before, after)
