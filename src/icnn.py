@@ -34,8 +34,11 @@ def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
 
 
 def _activation_grad(name: str, x: torch.Tensor) -> torch.Tensor:
-    # celu'(x) = exp(min(x, 0)); softplus'(x) = sigmoid(x). Both differentiable, NaN-free.
-    return torch.exp(x.clamp(max=0.0)) if name == "celu" else torch.sigmoid(x)
+    # celu'(x) = exp(min(x, 0)); softplus'(x) = sigmoid(x) (1 above F.softplus's threshold 20,
+    # as its backward). Differentiable, NaN-free.
+    if name == "celu":
+        return torch.exp(x.clamp(max=0.0))
+    return torch.where(x > 20.0, torch.ones_like(x), torch.sigmoid(x))
 
 
 def init_normal_(net: nn.Module, scale: float, generator: torch.Generator | None = None) -> nn.Module:
@@ -49,6 +52,211 @@ def init_normal_(net: nn.Module, scale: float, generator: torch.Generator | None
             noise = torch.randn(p.shape, generator=generator, dtype=p.dtype)
             p.copy_(noise.to(p.device) * scale)
     return net
+
+
+def _mm_acc(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """``beta·c + a @ b`` for 2-D or batched 3-D operands (one fused kernel)."""
+    if a.dim() == 2:
+        return torch.addmm(c, a, b, beta=beta)
+    return torch.baddbmm(c, a, b, beta=beta)
+
+
+class _DenseValuePush(torch.autograd.Function):
+    """ψ(x) and ∇ψ(x) of a :class:`DenseICNN` with a hand-written backward pass.
+
+    Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push)``,
+    ``masks`` (dropout masks or ``None``), ``x [N, D]``, ``F [D, K]`` (fused quadratic/linear
+    weights, see ``DenseICNN._fused_weight``), ``w [1, h_L]``, biases ``b_k [h_k]``, convex
+    weights ``V_k [h_k, h_{k−1}]``. With a leading dimension on every tensor (``x [B, N, D]``,
+    ``F [B, D, K]``, ``w [B, 1, h_L]``, ``b_k [B, 1, h_k]``, ``V_k [B, h_k, h_{k−1}]``) it evaluates
+    B nets of the same architecture at once (batched matrix products).
+
+    Forward (k = 1 … L; ``S_k``, ``L_k`` are column blocks of ``H = x F``)::
+
+        q_k = Σ_r S_k² + L_k + b_k;  z_1 = q_1·mq_1;  P_k = (z_{k−1} V_kᵀ)·mc_k + q_k·mq_k;
+        z_k = σ(P_k);  ψ = z_L wᵀ + ½·sc·‖x‖²
+
+    and ∇ψ = C Fᵀ + sc·x with ``C = ∂ψ/∂H`` from the transposed recursion
+    ``G_L = w;  U_k = G_k·σ'(P_k);  G_{k−1} = (U_k·mc_k) V_k;  C = [2 S_k·U_k·mq_k | U_k·mq_k]``.
+    The backward pass differentiates both outputs by hand (reverse of the transposed
+    recursion, then of the forward chain); the value's gradient reuses ``C``, ``U_k`` and
+    ``∂ψ/∂x = ∇ψ`` instead of a second pass. Differentiable once.
+    """
+
+    @staticmethod
+    def forward(ctx, meta, masks, x, Fw, w, *bv):
+        hidden, r, act, sc, value_input_grad, need_push = meta
+        L = len(hidden)
+        b, V = bv[:L], bv[L:]
+        lead, n = x.shape[:-2], x.shape[-2]
+        widths = []
+        for h in hidden:
+            widths += [r * h, h]
+        H = x @ Fw
+        parts = H.split(widths, dim=-1)
+        S = [parts[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
+        zs, Ps = [], [None]
+        z = None
+        for k in range(L):
+            lin = parts[2 * k + 1]
+            q = torch.add(lin, b[k])
+            for j in range(r):
+                q.addcmul_(S[k][..., j, :], S[k][..., j, :])
+            if masks is not None:
+                q.mul_(masks[k][0])
+            if k == 0:
+                z = q
+            else:
+                P = z @ V[k - 1].mT
+                if masks is not None:
+                    P.mul_(masks[k][1])
+                P.add_(q)
+                Ps.append(P)
+                z = F.celu(P) if act == "celu" else F.softplus(P)
+            zs.append(z)
+        value = z @ w.mT
+        if sc:
+            value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
+        # transposed recursion: C = ∂ψ/∂H, written block by block
+        C = torch.empty_like(H)
+        cparts = C.split(widths, dim=-1)
+        G = w.expand(*lead, n, w.shape[-1])
+        Gs, Us, d1s = [None] * L, [None] * L, [None] * L
+        for k in range(L - 1, -1, -1):
+            Gs[k] = G
+            if k > 0:
+                d1s[k] = _activation_grad(act, Ps[k])
+                U = G * d1s[k]
+            else:
+                U = G
+            Us[k] = U
+            GQ = cparts[2 * k + 1]
+            if masks is not None:
+                torch.mul(U, masks[k][0], out=GQ)
+            else:
+                GQ.copy_(U)
+            torch.mul(S[k], (2.0 * GQ).unsqueeze(-2), out=cparts[2 * k].view(*lead, n, r, hidden[k]))
+            if k > 0:
+                Uc = U * masks[k][1] if masks is not None else U
+                Us[k] = Uc
+                G = Uc @ V[k - 1]
+        push = None
+        if need_push:
+            push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+        ctx.meta, ctx.masks = meta, masks
+        ctx.b_shapes = [t.shape for t in b]
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, Fw, w, H, C, push if need_push else H, *V, *zs, *Ps[1:], *Gs, *Us, *d1s[1:])
+        if need_push:
+            return value, push
+        return value
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        hidden, r, act, sc, value_input_grad, need_push = ctx.meta
+        masks, b_shapes = ctx.masks, ctx.b_shapes
+        L = len(hidden)
+        saved = ctx.saved_tensors
+        x, Fw, w, H, C, push = saved[:6]
+        i = 6
+        V = saved[i:i + L - 1]; i += L - 1
+        zs = saved[i:i + L]; i += L
+        Ps = (None,) + saved[i:i + L - 1]; i += L - 1
+        Gs = saved[i:i + L]; i += L
+        Us = saved[i:i + L]; i += L
+        d1s = (None,) + saved[i:i + L - 1]
+        Gv = grads[0]
+        Gp = grads[1] if need_push else None
+        lead, n = x.shape[:-2], x.shape[-2]
+        widths = []
+        for h in hidden:
+            widths += [r * h, h]
+        Sp = H.split(widths, dim=-1)
+        S = [Sp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
+        Cp = C.split(widths, dim=-1)
+        GQs = [Cp[2 * k + 1] for k in range(L)]
+        Hbar = torch.empty_like(H)
+        Hp = Hbar.split(widths, dim=-1)
+        HS = [Hp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
+        HL = [Hp[2 * k + 1] for k in range(L)]
+        dV = [None] * (L - 1)
+        Pbar = [None] * L
+        if Gp is not None:
+            # reverse of the transposed recursion, k = 1 … L
+            dC = Gp @ Fw
+            dCp = dC.split(widths, dim=-1)
+            Gbar = None
+            for k in range(L):
+                dCS, dCL = dCp[2 * k].view(*lead, n, r, hidden[k]), dCp[2 * k + 1]
+                GQ = GQs[k]
+                sd = S[k][..., 0, :] * dCS[..., 0, :]
+                for j in range(1, r):
+                    sd.addcmul_(S[k][..., j, :], dCS[..., j, :])
+                gqbar = torch.add(dCL, sd, alpha=2.0)
+                torch.mul(dCS, (2.0 * GQ).unsqueeze(-2), out=HS[k])
+                Ubar = gqbar * masks[k][0] if masks is not None else gqbar
+                if k > 0:
+                    t = Gbar @ V[k - 1].mT
+                    if masks is not None:
+                        t.mul_(masks[k][1])
+                    Ubar.add_(t)
+                    dV[k - 1] = Us[k].mT @ Gbar
+                    d1 = d1s[k]
+                    # σ'': CELU exp(x)·[x ≤ 0]; softplus s(1 − s) (0 above the threshold)
+                    if act == "celu":
+                        Pbar[k] = (Ubar * Gs[k]).mul_(d1).masked_fill_(Ps[k] > 0, 0.0)
+                    else:
+                        Pbar[k] = (Ubar * Gs[k]).mul_(d1 * (1.0 - d1))
+                    Gbar = Ubar * d1
+                else:
+                    Gbar = Ubar
+            dw = Gbar.sum(dim=-2, keepdim=True)
+            # reverse of the forward chain, k = L … 1
+            zbar = None
+            for k in range(L - 1, 0, -1):
+                Pt = Pbar[k] if zbar is None else Pbar[k].addcmul_(zbar, d1s[k])
+                cbar = Pt * masks[k][1] if masks is not None else Pt
+                cv = cbar if Gv is None else cbar + Gv * Us[k]
+                dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
+                zbar = cbar @ V[k - 1]
+                qbar = Pt.mul_(masks[k][0]) if masks is not None else Pt
+                HL[k].copy_(qbar)
+                HS[k].addcmul_(S[k], (2.0 * qbar).unsqueeze(-2))
+            if zbar is not None:
+                qbar = zbar.mul_(masks[0][0]) if masks is not None else zbar
+                HL[0].copy_(qbar)
+                HS[0].addcmul_(S[0], (2.0 * qbar).unsqueeze(-2))
+            else:  # a single hidden layer: no forward-chain adjoint
+                HL[0].zero_()
+        else:
+            dw = torch.zeros_like(w)
+            for k in range(1, L):
+                dV[k - 1] = torch.zeros_like(V[k - 1])
+                if Gv is not None:
+                    dV[k - 1] = _mm_acc(dV[k - 1], (Gv * Us[k]).mT, zs[k - 1])
+        # biases: Σ_n of the adjoint of q_k (push part) + Gv·∂ψ/∂q_k (value part)
+        db = []
+        for k in range(L):
+            g = Gv * GQs[k] if Gp is None else (HL[k] if Gv is None else HL[k] + Gv * GQs[k])
+            db.append(g.sum(dim=-2).view(b_shapes[k]))
+        if Gv is not None:
+            dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
+        # fused weights: xᵀ·H̄ (push part) + (Gp + Gv·x)ᵀ·C (push output and value)
+        side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
+        dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
+        if Gp is not None:
+            dF = _mm_acc(dF, x.mT, Hbar)
+        dx = None
+        if ctx.needs_input_grad[2]:
+            dx = Hbar @ Fw.mT if Gp is not None else torch.zeros_like(x)
+            if Gp is not None and sc:
+                dx.add_(Gp, alpha=sc)
+            if Gv is not None and value_input_grad:
+                if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
+                    push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+                dx.addcmul_(Gv, push)
+        return (None, None, dx, dF, dw, *db, *dV)
 
 
 class ICNN(nn.Module):
@@ -175,33 +383,73 @@ class DenseICNN(ICNN):
                     activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity)
 
     # ------------------------------------------------------------------ core computation
-    def _mask(self, like: torch.Tensor) -> torch.Tensor | None:
+    def _fused_weight(self) -> torch.Tensor:
+        """``[D, K]``: ``[A_1 | W_1ᵀ | A_2 | W_2ᵀ | …]`` (``A_k`` reshaped to ``[D, rank·h_k]``)."""
+        parts = [seq[0].fused_weight() for seq in self.quadratic_layers]
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def _widths(self) -> list[int]:
+        """Column widths of the fused product: ``[rank·h_1, h_1, rank·h_2, h_2, …]``."""
+        out = []
+        for h in self.hidden_layer_sizes:
+            out += [self.rank * h, h]
+        return out
+
+    def _draw_masks(self, x: torch.Tensor) -> list | None:
+        """Dropout masks ``[(mq_k, mc_k)]`` (``mc_1`` is ``None``) from one Bernoulli draw, or
+        ``None`` when dropout is off (eval mode or ``dropout == 0``). Each mask is 0 with
+        probability ``dropout`` and ``1/(1 − dropout)`` otherwise, as ``nn.Dropout``."""
         if not (self.training and self.dropout > 0):
             return None
+        hidden = self.hidden_layer_sizes
         keep = 1.0 - self.dropout
-        return torch.empty_like(like).bernoulli_(keep).div_(keep)
+        total = sum(hidden) + sum(hidden[1:])
+        numel = x.shape[0] * total
+        if x.device.type == "cpu" and numel * self.dropout <= 64:
+            # few expected drops (e.g. the toy runs' dropout 1e-5): the same Bernoulli masks drawn as
+            # K ~ Binomial(numel, p) dropped units at a uniformly random K-subset of positions —
+            # exactly the same distribution as a Bernoulli draw per unit, at a fraction of the cost
+            flat = torch.full((x.shape[0], total), 1.0, dtype=x.dtype, device=x.device).div_(keep)
+            k = int(torch.binomial(torch.tensor(float(numel), dtype=torch.float64),
+                                   torch.tensor(self.dropout, dtype=torch.float64)).item())
+            if k:
+                idx = torch.empty(0, dtype=torch.long)
+                while idx.numel() < k:  # sequential rejection of repeats: a uniform k-subset
+                    cand = torch.cat([idx, torch.randint(numel, (k,))])
+                    uniq, inverse = torch.unique(cand, return_inverse=True)
+                    first = torch.full((uniq.numel(),), cand.numel(), dtype=torch.long)
+                    first.scatter_reduce_(0, inverse, torch.arange(cand.numel()), reduce="amin")
+                    idx = cand[first.sort().values]
+                flat.view(-1)[idx[:k]] = 0.0
+        else:
+            flat = torch.empty(x.shape[0], total, dtype=x.dtype, device=x.device).bernoulli_(keep).div_(keep)
+        cols = flat.split(list(hidden) + list(hidden[1:]), dim=1)
+        L = len(hidden)
+        return [(cols[k], cols[L + k - 1] if k > 0 else None) for k in range(L)]
 
-    def _run(self, x: torch.Tensor, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _run(self, x: torch.Tensor, need_grad: bool, masks=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ψ(x) (and ∇ψ(x) in closed form when ``need_grad``) with ordinary autograd ops, so the
+        result can be differentiated any number of times."""
         self._check_input(x)
-        quads = [seq[0] for seq in self.quadratic_layers]
-        fused = torch.cat([q.fused_weight() for q in quads], dim=1) if len(quads) > 1 else quads[0].fused_weight()
-        h_all = x @ fused  # [N, sum_k (rank+1)*out_k]
-        cache, z, offset = [], None, 0
-        for k, q in enumerate(quads):
-            width = (q.rank + 1) * q.out_features
-            s, lin = q.split(h_all[:, offset:offset + width])
-            offset += width
+        if masks is None:
+            masks = self._draw_masks(x)
+        fused = self._fused_weight()
+        n, r = x.shape[0], self.rank
+        parts = (x @ fused).split(self._widths(), dim=1)  # split (not slicing): cheap backward
+        cache, z = [], None
+        for k, seq in enumerate(self.quadratic_layers):
+            h = self.hidden_layer_sizes[k]
+            s, lin = parts[2 * k].reshape(n, r, h), parts[2 * k + 1]
             qk = (s * s).sum(dim=1) + lin
-            if q.bias is not None:
-                qk = qk + q.bias
-            mq = self._mask(qk)
+            if seq[0].bias is not None:
+                qk = qk + seq[0].bias
+            mq, mc = masks[k] if masks is not None else (None, None)
             if mq is not None:
                 qk = qk * mq
             if k == 0:
-                z, pre, mc = qk, None, None
+                z, pre = qk, None
             else:
                 c = F.linear(z, self.convex_layers[k - 1][0].weight)
-                mc = self._mask(c)
                 if mc is not None:
                     c = c * mc
                 pre = c + qk
@@ -213,10 +461,9 @@ class DenseICNN(ICNN):
         if not need_grad:
             return value, None
         # closed-form backward pass: g = dψ/dz_k, row by row
-        n = x.shape[0]
         g = self.final_layer.weight.expand(n, -1)
         pieces: list[torch.Tensor] = []
-        for k in range(len(quads) - 1, -1, -1):
+        for k in range(len(cache) - 1, -1, -1):
             s, mq, mc, pre = cache[k]
             if pre is not None:
                 g = g * _activation_grad(self.activation, pre)
@@ -232,17 +479,57 @@ class DenseICNN(ICNN):
             grad = grad + self.strong_convexity * x
         return value, grad
 
+    def _value_and_push(self, x: torch.Tensor, value_input_grad: bool = True,
+                        need_push: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ψ(x) and ∇ψ(x) with a hand-written backward pass (:class:`_DenseValuePush`).
+
+        Args:
+            value_input_grad: whether the gradient of ψ(x) flows into ``x`` (``False``: as if
+                ψ were evaluated at ``x.detach()``, while ∇ψ(x) stays differentiable in ``x``;
+                W2GN uses this for ψ_θ(∇ψ_ω(y)) and the cycle term from one pass).
+            need_push: ``False`` returns ``(ψ(x), None)`` without the final product for ∇ψ.
+
+        The result is differentiable once (enough for any loss on ψ and ∇ψ); for higher
+        derivatives use :meth:`forward` / :meth:`push_autograd`.
+        """
+        self._check_input(x)
+        params = self._fast_params()
+        if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in params)):
+            with torch.no_grad():
+                value, grad = self._run(x, need_grad=need_push)
+            return value, grad
+        masks = self._draw_masks(x)
+        meta = (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
+                value_input_grad, need_push)
+        out = _DenseValuePush.apply(meta, masks, x, *params)
+        return (out[0], out[1]) if need_push else (out, None)
+
+    def _fast_params(self) -> list[torch.Tensor]:
+        """``[F, w_out, b_1 … b_L, V_1 … V_{L−1}]`` as used by :class:`_DenseValuePush`."""
+        biases = []
+        for seq in self.quadratic_layers:
+            b = seq[0].bias
+            biases.append(b if b is not None else torch.zeros(seq[0].out_features, device=seq[0].weight.device,
+                                                               dtype=seq[0].weight.dtype))
+        return [self._fused_weight(), self.final_layer.weight, *biases,
+                *[seq[0].weight for seq in self.convex_layers]]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """ψ(x), ``[N, 1]``."""
+        """ψ(x), ``[N, 1]`` (ordinary autograd ops: differentiable any number of times)."""
         return self._run(x, need_grad=False)[0]
 
     def value_and_push(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ψ(x) ``[N, 1]`` and ∇ψ(x) ``[N, D]`` in closed form, sharing one forward pass."""
-        return self._run(x, need_grad=True)
+        """ψ(x) ``[N, 1]`` and ∇ψ(x) ``[N, D]`` in closed form, sharing one forward pass.
+
+        Differentiable once in the weights and ``x`` (hand-written backward pass)."""
+        return self._value_and_push(x)
 
     def push(self, x: torch.Tensor) -> torch.Tensor:
-        """∇ψ(x), ``[N, D]``; part of the autograd graph whenever grad mode is on."""
-        return self._run(x, need_grad=True)[1]
+        """∇ψ(x), ``[N, D]``; part of the autograd graph whenever grad mode is on.
+
+        Differentiable once (hand-written backward pass); use :meth:`push_autograd` to
+        differentiate twice."""
+        return self._value_and_push(x)[1]
 
     def push_autograd(self, x: torch.Tensor) -> torch.Tensor:
         """∇ψ(x) by autograd on ``forward`` (slower; kept as an independent check)."""
@@ -251,9 +538,7 @@ class DenseICNN(ICNN):
     @torch.no_grad()
     def convexify(self) -> None:
         """Clamp to ≥ 0 the weights of the convex (z → z) layers and of the final layer."""
-        for seq in self.convex_layers:
-            seq[0].weight.clamp_(min=0)
-        self.final_layer.weight.clamp_(min=0)
+        torch._foreach_clamp_min_([seq[0].weight for seq in self.convex_layers] + [self.final_layer.weight], 0.0)
 
     def _remap_state_dict(self, state_dict: dict) -> dict:
         # the Wasserstein-2 benchmark stores the layers without the Sequential(…, Dropout) wrapper
@@ -337,3 +622,4 @@ class ConvICNN128(ConvICNN):
 
     def config(self) -> dict:
         return dict(channels=self.channels)
+

@@ -60,8 +60,8 @@ class ConvexQuadratic(nn.Module):
     def split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Split ``x @ fused_weight()`` ``[N, (rank+1)*out]`` into the factors ``[N, rank, out]``
         and the linear part ``[N, out]`` (without bias)."""
-        ro = self.rank * self.out_features
-        return h[:, :ro].reshape(-1, self.rank, self.out_features), h[:, ro:]
+        s, lin = h.split([self.rank * self.out_features, self.out_features], dim=1)  # cheap backward
+        return s.reshape(-1, self.rank, self.out_features), lin
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s, lin = self.split(x @ self.fused_weight())

@@ -108,6 +108,23 @@ def _sq_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a - b) ** 2).mean()
 
 
+class _L1(torch.autograd.Function):
+    """``l1 · Σ_p Σ|p|`` over many tensors as one autograd node (gradient ``l1 · sign(p)``)."""
+
+    @staticmethod
+    def forward(ctx, l1, *params):
+        ctx.l1 = l1
+        ctx.save_for_backward(*params)
+        norms = torch._foreach_norm(params, 1)
+        return torch.stack(norms).sum() * l1
+
+    @staticmethod
+    def backward(ctx, grad):
+        signs = torch._foreach_sign(ctx.saved_tensors)
+        torch._foreach_mul_(signs, grad * ctx.l1)
+        return (None, *signs)
+
+
 def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float,
                 cycle: str = "inverse", l1: float = 0.0) -> dict[str, torch.Tensor]:
     """The W2GN objective on one batch (no push computed twice).
@@ -124,24 +141,39 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
     """
     if cycle not in CYCLE_VARIANTS:
         raise ValueError(f"cycle must be one of {CYCLE_VARIANTS}, got {cycle!r}")
-    Y_inv = D_conj.push(Y)                     # ∇ψ_ω(Y), graph to ω (for the cycle term)
-    Y_inv_d = Y_inv.detach()
-    if cycle == "inverse":
-        psi_x = D(X)
-        cycle_x = None
+    if hasattr(D, "_value_and_push") and hasattr(D_conj, "_value_and_push"):
+        # DenseICNN: hand-written backward passes; ψ_θ(∇ψ_ω(Y)) comes from the pass that computes
+        # ∇ψ_θ(∇ψ_ω(Y)), with its gradient kept out of ∇ψ_ω(Y) (= evaluating it at the detached Y_inv)
+        Y_inv = D_conj._value_and_push(Y)[1]      # ∇ψ_ω(Y), graph to ω (for the cycle term)
+        if cycle == "inverse":
+            psi_x = D._value_and_push(X, need_push=False)[0]
+            cycle_x = None
+        else:
+            psi_x, X_fwd = D._value_and_push(X)
+            cycle_x = _sq_mean(D_conj._value_and_push(X_fwd)[1], X)
+        psi_yinv, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False)
+        cycle_y = _sq_mean(Y_cyc, Y)
+        Y_inv_d = Y_inv.detach()
     else:
-        psi_x, X_fwd = D.value_and_push(X)     # ψ_θ(X) from the forward pass of the push
-        cycle_x = _sq_mean(D_conj.push(X_fwd), X)
-    psi_yinv = D(Y_inv_d)                      # ψ_θ(∇ψ_ω(Y)) with ∇ψ_ω(Y) detached
-    cycle_y = _sq_mean(D.push(Y_inv), Y)
-    inner = (Y_inv_d * Y).flatten(1).sum(1).mean()   # <∇ψ_ω(y), y>: constant for the gradient
+        Y_inv = D_conj.push(Y)                     # ∇ψ_ω(Y), graph to ω (for the cycle term)
+        Y_inv_d = Y_inv.detach()
+        if cycle == "inverse":
+            psi_x = D(X)
+            cycle_x = None
+        else:
+            psi_x, X_fwd = D.value_and_push(X)     # ψ_θ(X) from the forward pass of the push
+            cycle_x = _sq_mean(D_conj.push(X_fwd), X)
+        psi_yinv = D(Y_inv_d)                      # ψ_θ(∇ψ_ω(Y)) with ∇ψ_ω(Y) detached
+        cycle_y = _sq_mean(D.push(Y_inv), Y)
+    with torch.no_grad():
+        inner = (Y_inv_d * Y).flatten(1).sum(1).mean()   # <∇ψ_ω(y), y>: constant for the gradient
     correlation = psi_x.mean() + inner - psi_yinv.mean()
     reg = cycle_y if cycle_x is None else cycle_x + cycle_y
     if cycle == "both_mean":
         reg = reg / 2
     loss = correlation + lambda_cycle * reg
     if l1:
-        loss = loss + l1 * sum(p.abs().sum() for net in (D, D_conj) for p in net.parameters())
+        loss = loss + _L1.apply(float(l1), *[p for net in (D, D_conj) for p in net.parameters()])
     sq = 0.5 * ((X * X).flatten(1).sum(1).mean() + (Y * Y).flatten(1).sum(1).mean())
     out = {"loss": loss, "correlation": correlation.detach(), "w2": (sq - correlation).detach(),
            "cycle": reg.detach(), "cycle_y": cycle_y.detach()}
@@ -152,10 +184,11 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
 
 def _make_optimizer(net, lr, betas, weight_decay, kind: str = "adam"):
     params = [p for p in net.parameters() if p.requires_grad]
+    # foreach: multi-tensor kernels, bitwise the same updates as the per-parameter loop
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
     if kind == "adamax":
-        return torch.optim.Adamax(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        return torch.optim.Adamax(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
     raise ValueError(f"optimizer must be 'adam' or 'adamax', got {kind!r}")
 
 
@@ -237,8 +270,9 @@ class W2GNTrainer:
             NonFiniteLossError: the loss is NaN/inf (the weights are left untouched).
         """
         c = self.config
-        self.D.train()
-        self.D_conj.train()
+        for net in (self.D, self.D_conj):
+            if not net.training:
+                net.train()
         losses = w2gn_losses(self.D, self.D_conj, X, Y, c.lambda_cycle, c.cycle, c.l1)
         if not torch.isfinite(losses["loss"]):
             raise NonFiniteLossError(self._nonfinite_message(X, Y, losses["loss"].item()))
@@ -312,6 +346,9 @@ class W2GNTrainer:
         self.set_config(W2GNConfig.from_dict(state["config"]))
         self.opt.load_state_dict(state["opt"])
         self.opt_conj.load_state_dict(state["opt_conj"])
+        for opt in (self.opt, self.opt_conj):
+            for group in opt.param_groups:
+                group["foreach"] = True
         self.iteration = int(state["iteration"])
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
         self._seeded = True

@@ -1,0 +1,280 @@
+"""Speed of one W2GN training step: ours (``src.w2gn.W2GNTrainer.step``) against the
+reference computation pattern, side by side in one process.
+
+The reference pattern is re-implemented here from PAPER.md (not copied):
+
+* ``ConvexQuadratic`` contracts ``x`` ``[N, D]`` with ``quadratic_decomposed`` ``[D, rank, out]``
+  by a broadcast 3-D matrix product (``x @ A.transpose(0, 1)`` -> ``[rank, N, out]``, transposed
+  back, squared and summed over ``rank``) and adds a separate ``F.linear``;
+* every layer of ``DenseICNN`` is an ``nn.Sequential(layer, nn.Dropout)``;
+* ``push(x)`` is ``torch.autograd.grad(ψ(x), x, create_graph=True)`` with the batches made
+  ``requires_grad_()`` (so backward also computes their gradients);
+* one step: ``Y_inv = D_conj.push(Y).detach()``; ``loss = mean D(X) − mean D(Y_inv) + <Y_inv, Y>
+  + λ·R + l1·Σ|w|`` with ``R`` recomputing ``D_conj.push(Y)`` (and ``D.push(X)``) inside the cycle
+  term(s); Adam on both nets (torch's default, per-parameter loop on CPU), then ``convexify``.
+
+Before timing, both steps are run from the same weights on the same batch and must give the same
+loss (relative difference ≤ 1e-5) and the same parameter gradients (dropout off: eval masks).
+Matrix-product FLOPs per step are counted with ``torch.utils.flop_counter.FlopCounterMode``.
+
+Run:  python benchmarks/step_speed.py [--threads 1] [--dims 2 16 64 256 1024] [--reps 7]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from src.icnn import DenseICNN, init_normal_  # noqa: E402
+from src.w2gn import W2GNConfig, W2GNTrainer, w2gn_losses  # noqa: E402
+
+
+# ---------------------------------------------------------------------------- reference pattern
+class RefConvexQuadratic(nn.Module):
+    def __init__(self, in_features, out_features, rank):
+        super().__init__()
+        self.quadratic_decomposed = nn.Parameter(torch.randn(in_features, rank, out_features))
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.randn(out_features))
+
+    def forward(self, x):
+        # [N, D] @ [rank, D, out] -> [rank, N, out] -> [N, rank, out]
+        quad = torch.matmul(x, self.quadratic_decomposed.transpose(0, 1)).transpose(0, 1)
+        return (quad ** 2).sum(dim=1) + F.linear(x, self.weight, self.bias)
+
+
+class RefDenseICNN(nn.Module):
+    def __init__(self, in_dim, hidden, rank, dropout, strong_convexity):
+        super().__init__()
+        self.strong_convexity = strong_convexity
+        self.quadratic_layers = nn.ModuleList(
+            nn.Sequential(RefConvexQuadratic(in_dim, h, rank), nn.Dropout(dropout)) for h in hidden)
+        self.convex_layers = nn.ModuleList(
+            nn.Sequential(nn.Linear(a, b, bias=False), nn.Dropout(dropout)) for a, b in zip(hidden[:-1], hidden[1:]))
+        self.final_layer = nn.Linear(hidden[-1], 1, bias=False)
+
+    def forward(self, x):
+        out = self.quadratic_layers[0](x)
+        for quad, conv in zip(self.quadratic_layers[1:], self.convex_layers):
+            out = F.celu(conv(out) + quad(x))
+        return self.final_layer(out) + 0.5 * self.strong_convexity * (x ** 2).sum(dim=1, keepdim=True)
+
+    def push(self, x):
+        value = self.forward(x)
+        return torch.autograd.grad(value, x, grad_outputs=torch.ones_like(value),
+                                   create_graph=True, retain_graph=True)[0]
+
+    @torch.no_grad()
+    def convexify(self):
+        for seq in self.convex_layers:
+            seq[0].weight.clamp_(min=0)
+        self.final_layer.weight.clamp_(min=0)
+
+
+def ref_losses(D, D_conj, X, Y, lam, cycle, l1):
+    X = X.detach().requires_grad_(True)
+    Y = Y.detach().requires_grad_(True)
+    Y_inv = D_conj.push(Y).detach()
+    loss = D(X).mean() - D(Y_inv).mean() + (Y_inv * Y).sum(dim=1).mean()
+    reg = ((D.push(D_conj.push(Y)) - Y) ** 2).mean()
+    if cycle != "inverse":
+        reg = reg + ((D_conj.push(D.push(X)) - X) ** 2).mean()
+        if cycle == "both_mean":
+            reg = reg / 2
+    loss = loss + lam * reg
+    if l1:
+        loss = loss + l1 * sum(p.abs().sum() for net in (D, D_conj) for p in net.parameters())
+    return loss
+
+
+class RefTrainer:
+    def __init__(self, D, D_conj, cfg: W2GNConfig):
+        self.D, self.D_conj, self.cfg = D, D_conj, cfg
+        self.opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_conj = torch.optim.Adam(D_conj.parameters(), lr=cfg.lr, betas=cfg.conj_betas)
+
+    def step(self, X, Y):
+        c = self.cfg
+        self.D.train()
+        self.D_conj.train()
+        self.opt.zero_grad()
+        self.opt_conj.zero_grad()
+        loss = ref_losses(self.D, self.D_conj, X, Y, c.lambda_cycle, c.cycle, c.l1)
+        loss.backward()
+        self.opt.step()
+        self.opt_conj.step()
+        self.D.convexify()
+        self.D_conj.convexify()
+        return loss
+
+
+# ---------------------------------------------------------------------------- configurations
+def configs(dims):
+    out = []
+    for d in dims:
+        hidden = [max(128, d), max(128, d), max(64, d)]
+        out.append(dict(name=f"gauss D={d}", dim=d, hidden=hidden, rank=1, dropout=0.0, sc=5e-2, scale=1 / 20,
+                        cfg=W2GNConfig(batch_size=256, lr=3e-4, lambda_cycle=float(min(d, 50)), cycle="both_sum",
+                                       l1=1e-10, progress=False)))
+    out.append(dict(name="toy D=2", dim=2, hidden=[128, 128, 64], rank=3, dropout=1e-5, sc=1e-6, scale=1 / 2,
+                    cfg=W2GNConfig(batch_size=1024, lr=1e-3, lambda_cycle=1.0, cycle="inverse", l1=1e-10,
+                                   progress=False)))
+    return out
+
+
+def make_nets(spec, dropout=None, dtype=torch.float32, seed=0):
+    p = spec["dropout"] if dropout is None else dropout
+    g = torch.Generator().manual_seed(seed)
+    D = DenseICNN(spec["dim"], spec["hidden"], rank=spec["rank"], dropout=p, strong_convexity=spec["sc"])
+    init_normal_(D, spec["scale"], generator=g)
+    D.convexify()
+    D_conj = copy.deepcopy(D)
+    init_normal_(D_conj, spec["scale"], generator=g)  # different weights, so the check sees both nets
+    D_conj.convexify()
+    R, R_conj = (RefDenseICNN(spec["dim"], spec["hidden"], spec["rank"], p, spec["sc"]) for _ in range(2))
+    R.load_state_dict(D.state_dict())
+    R_conj.load_state_dict(D_conj.state_dict())
+    return [net.to(dtype) for net in (D, D_conj, R, R_conj)]
+
+
+def batches(spec, n, dtype=torch.float32, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    b = spec["cfg"].batch_size
+    return [(torch.randn(b, spec["dim"], generator=g).to(dtype),
+             1.5 * torch.randn(b, spec["dim"], generator=g).to(dtype)) for _ in range(n)]
+
+
+# ---------------------------------------------------------------------------- correctness
+def _losses_and_grads(spec, dtype):
+    c = spec["cfg"]
+    D, Dc, R, Rc = make_nets(spec, dropout=0.0, dtype=dtype)
+    for net in (D, Dc, R, Rc):
+        net.eval()
+    X, Y = batches(spec, 1, dtype=dtype)[0]
+    ours = w2gn_losses(D, Dc, X, Y, c.lambda_cycle, c.cycle, c.l1)["loss"]
+    ours.backward()
+    ref = ref_losses(R, Rc, X, Y, c.lambda_cycle, c.cycle, c.l1)
+    ref.backward()
+    grads = []
+    for a, b in ((D, R), (Dc, Rc)):
+        pa, pb = dict(a.named_parameters()), dict(b.named_parameters())
+        assert set(pa) == set(pb)
+        grads += [(pa[k].grad.double(), pb[k].grad.double()) for k in pa]
+    return ours.item(), ref.item(), grads
+
+
+def check(spec):
+    """Loss and all parameter gradients of ours and of the reference pattern from the same
+    weights and batch (dropout off), in float64 and float32.
+
+    Returns ``(loss_rel64, grad_rel64, loss_rel32, grad_rel32, ref_noise32)``: relative
+    differences ours vs reference (gradients: max over tensors of ‖g_ours − g_ref‖/‖g_ref‖), and
+    the reference's own float32 rounding error (‖g_ref32 − g_ref64‖/‖g_ref64‖) for scale.
+    """
+    o64, r64, g64 = _losses_and_grads(spec, torch.float64)
+    o32, r32, g32 = _losses_and_grads(spec, torch.float32)
+    rel = lambda a, b: (a - b).norm().item() / max(b.norm().item(), 1e-300)  # noqa: E731
+    return (abs(o64 - r64) / abs(r64), max(rel(a, b) for a, b in g64),
+            abs(o32 - r32) / abs(r32), max(rel(a, b) for a, b in g32),
+            max(rel(b32, b64) for (_, b32), (_, b64) in zip(g32, g64)))
+
+
+# ---------------------------------------------------------------------------- timing
+def count_flops(step, X, Y):
+    """Matrix-product FLOPs of one step (forward and backward), counted at the dispatcher with
+    torch's own formulas (``FlopCounterMode`` itself installs module hooks that break
+    ``autograd.grad`` on leaves, so only its registry is used)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class Counter(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            f = flop_registry.get(func._overloadpacket)
+            if f is not None:
+                Counter.total += f(*args, **kwargs, out_val=out)
+            return out
+
+    with Counter():
+        step(X, Y)
+    return Counter.total
+
+
+def time_steps(step, data):
+    t0 = time.perf_counter()
+    for X, Y in data:
+        step(X, Y)
+    return (time.perf_counter() - t0) / len(data)
+
+
+def bench(spec, reps, min_time, ours_factory=None):
+    c = spec["cfg"]
+    D, Dc, R, Rc = make_nets(spec)
+    ours = (ours_factory or W2GNTrainer)(D, Dc, c)
+    ref = RefTrainer(R, Rc, c)
+    data = batches(spec, 4)
+    for _ in range(2):  # warm-up (allocator, compilation if any)
+        time_steps(ours.step, data)
+        time_steps(ref.step, data)
+    per = time_steps(ref.step, data)
+    n = max(2, min(64, int(min_time / max(per, 1e-6))))
+    data = batches(spec, n, seed=2)
+    t_ref, t_ours = [], []
+    for _ in range(reps):  # alternate
+        t_ref.append(time_steps(ref.step, data))
+        t_ours.append(time_steps(ours.step, data))
+    flops_ref = count_flops(ref.step, *data[0])
+    flops_ours = count_flops(ours.step, *data[0])
+    return statistics.median(t_ref), statistics.median(t_ours), flops_ref, flops_ours, n
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--dims", type=int, nargs="*", default=[2, 16, 64, 256, 1024])
+    ap.add_argument("--no-toy", action="store_true")
+    ap.add_argument("--reps", type=int, default=7, help="alternating timing rounds (median)")
+    ap.add_argument("--min-time", type=float, default=0.3, help="seconds per timing round")
+    ap.add_argument("--check-only", action="store_true")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    specs = configs(args.dims)
+    if args.no_toy:
+        specs = specs[:-1]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    ok = True
+    for spec in specs:
+        l64, g64, l32, g32, noise = check(spec)
+        good = l64 <= 1e-5 and g64 <= 1e-5 and l32 <= 1e-5
+        ok &= good
+        print(f"check {spec['name']:>14}: ours vs reference, relative difference of loss {l64:.1e} / grads {g64:.1e}"
+              f" (float64); loss {l32:.1e} / grads {g32:.1e} (float32; the reference's own float32 grad error"
+              f" {noise:.1e})  {'OK' if good else 'MISMATCH'}")
+    if not ok:
+        raise SystemExit("ours and the reference pattern disagree")
+    if args.check_only:
+        return
+    head = f"{'config':>14} | {'ref ms':>8} | {'ours ms':>8} | {'ratio':>5} | {'ref GFLOP':>9} | {'ours GFLOP':>10} | {'ref GFLOP/s':>11} | {'ours GFLOP/s':>12}"
+    print(head)
+    print("-" * len(head))
+    for spec in specs:
+        t_ref, t_ours, f_ref, f_ours, n = bench(spec, args.reps, args.min_time)
+        print(f"{spec['name']:>14} | {t_ref * 1e3:8.2f} | {t_ours * 1e3:8.2f} | {t_ref / t_ours:5.2f} | "
+              f"{f_ref / 1e9:9.3f} | {f_ours / 1e9:10.3f} | {f_ref / t_ref / 1e9:11.1f} | {f_ours / t_ours / 1e9:12.1f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
