@@ -95,6 +95,7 @@ class ToyConfig(ExperimentConfig):
     cycle: str = "inverse"
     iterations: int = 30_000
     iterations_many_modes: int = 100_000   # for TOY_MANY_MODES (49 and 100 Gaussians)
+    iterations_per_target: dict = field(default_factory=dict)  # overrides, e.g. {"100g": 8000}
     final_fraction: float = 0.0            # the last fraction of each run's steps uses final_lr
     final_lr: float = 2e-4                 # (cpu profile only: the paper keeps lr constant)
     log_every: int = 500
@@ -108,6 +109,8 @@ class ToyConfig(ExperimentConfig):
 
     def iterations_for(self, target: str) -> int:
         """Training steps for ``target``."""
+        if target in self.iterations_per_target:
+            return int(self.iterations_per_target[target])
         return self.iterations_many_modes if target in TOY_MANY_MODES else self.iterations
 
     def schedule_for(self, target: str) -> list:
@@ -124,9 +127,11 @@ class ToyConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        return cls(profile="cpu", pretrain_iterations=1500, pretrain_batch_size=256,
+        return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256,
                    batch_size=512, iterations=1500, iterations_many_modes=4000,
-                   log_every=100, eval_every=250, n_eval=2000, n_plot=2000)
+                   iterations_per_target={"100g": 8000},
+                   final_fraction=0.25, final_lr=2e-4,
+                   log_every=50, eval_every=250, n_eval=2000, n_plot=2000)
 
     @classmethod
     def smoke(cls):

@@ -469,11 +469,11 @@ def _st_grid(images, nrow: int) -> np.ndarray:
     return x.transpose(0, 3, 1, 4, 2).reshape(rows * h, nrow * w, c)
 
 
-def plot_unpaired_domains(a, b, names=("A", "B"), n: int = 32, nrow: int = 8, size: float = 4.5):
+def plot_unpaired_domains(a, b, names=("A", "B"), n: int = 32, nrow: int = 8, size: float = 4.0):
     """Side-by-side grids of ``n`` images of each domain (``[N, 3, H, W]`` in [−1, 1])."""
     fig, axes = plt.subplots(1, 2, figsize=(2 * size, size * (-(-n // nrow)) / nrow + 0.4))
     for ax, imgs, name in zip(axes, (a, b), names):
-        ax.imshow(_st_grid(imgs[:n], nrow))
+        ax.imshow(_st_grid(imgs[:n], nrow), interpolation="nearest")
         ax.set_title(name)
         ax.axis("off")
     fig.tight_layout()
@@ -481,19 +481,19 @@ def plot_unpaired_domains(a, b, names=("A", "B"), n: int = 32, nrow: int = 8, si
 
 
 def plot_transport_grid(x, x_fwd, y, y_inv, n: int = 8, title: str | None = None,
-                        names=("A", "B"), size: float = 1.1):
+                        names=("A", "B"), size: float = 0.8):
     """Four rows of ``n`` images: inputs ``x`` ~ A, their forward map ∇ψ_θ(x), inputs ``y`` ~ B,
-    their inverse map ∇ψ_ω(y) (all ``[N, 3, H, W]`` in [−1, 1]; mapped images are clipped)."""
-    rows = [(x, f"{names[0]} (input)"), (x_fwd, f"∇ψ_θ: {names[0]} → {names[1]}"),
-            (y, f"{names[1]} (input)"), (y_inv, f"∇ψ_ω: {names[1]} → {names[0]}")]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(n * size, len(rows) * size + 0.6))
+    their inverse map ∇ψ_ω(y) (all ``[N, 3, H, W]`` in [−1, 1]; mapped images are clipped).
+    ``names`` (of A and B) go into the title."""
+    rows = [(x, "A"), (x_fwd, "∇ψ_θ(A)"), (y, "B"), (y_inv, "∇ψ_ω(B)")]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(n * size + 1.0, len(rows) * size + 0.7))
     for ax, (imgs, label) in zip(axes, rows):
-        ax.imshow(_st_grid(imgs[:n], n))
+        ax.imshow(_st_grid(imgs[:n], n), interpolation="nearest")
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
+    head = f"A = {names[0]}, B = {names[1]}"
+    fig.suptitle(f"{title}\n{head}" if title else head, fontsize=9)
     fig.tight_layout()
     return fig, axes
 

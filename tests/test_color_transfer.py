@@ -1,0 +1,224 @@
+"""Colour transfer: CLI round trip on tiny generated images, LUT accuracy against exact
+per-pixel evaluation, block streaming, RGBA/grey/16-bit handling and error messages."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from src.color_transfer import (ColorMap, ColorTable, apply_array, apply_file, check_colours,
+                                interpolate_lut, main, read_cube)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _photo(h, w, seed, warm):
+    """A smooth, photo-like colour image: gradients plus blobs, warm or cool hues."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([x, y, 0.5 * (x + y)], -1)
+    blobs = sum(np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 0.02)[..., None] * rng.uniform(0, 1, 3)
+                for cx, cy in rng.uniform(0, 1, (4, 2)))
+    img = 0.6 * base + 0.4 * blobs
+    img = img[..., [0, 2, 1]] * [1.0, 0.7, 0.4] if warm else img * [0.4, 0.8, 1.0]
+    return (np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ct")
+    Image.fromarray(_photo(24, 32, 0, warm=False)).save(d / "source.png")
+    Image.fromarray(_photo(20, 30, 1, warm=True)).save(d / "palette.png")
+    code = main(["fit", str(d / "source.png"), str(d / "palette.png"), "--out", str(d / "map.pt"),
+                 "--iterations", "20", "--seed", "3", "--profile", "smoke", "--quiet"])
+    assert code == 0
+    return d
+
+
+@pytest.fixture(scope="module")
+def cmap(files):
+    return ColorMap.load(files / "map.pt")
+
+
+def test_map_file_contents(files, cmap):
+    state = torch.load(files / "map.pt", weights_only=True)
+    assert state["format"] == "w2gn-color-transfer"
+    assert state["D_config"]["in_dim"] == 3 and state["D_conj_config"]["hidden_layer_sizes"] == [16, 16]
+    md = cmap.metadata
+    assert md["seed"] == 3 and md["iterations"] == 20 and md["source"] == "source.png"
+    assert set(md["lut"]) == {"forward", "inverse"}
+    # the nets are reproduced exactly
+    x = torch.rand(100, 3)
+    assert not torch.allclose(cmap.map_float(x), cmap.map_float(x, inverse=True))
+
+
+def test_cli_apply_matches_exact_and_inverse(files, cmap):
+    src = files / "source.png"
+    assert main(["apply", str(files / "map.pt"), str(src), str(files / "out.png"), "--quiet"]) == 0
+    assert main(["apply", str(files / "map.pt"), str(src), str(files / "exact.png"), "--method", "exact", "--quiet"]) == 0
+    out = np.asarray(Image.open(files / "out.png"))
+    exact = np.asarray(Image.open(files / "exact.png"))
+    source = np.asarray(Image.open(src))
+    assert out.shape == source.shape and out.dtype == np.uint8
+    assert np.array_equal(out, exact)      # auto → network once per distinct colour: exact
+    assert np.abs(out.astype(int) - source.astype(int)).mean() > 2      # the map did something
+    assert np.array_equal(exact, cmap.map_exact_uint8(source))
+    assert main(["apply", str(files / "map.pt"), str(src), str(files / "inv.png"), "--inverse", "--quiet"]) == 0
+    inv = np.asarray(Image.open(files / "inv.png")).astype(int)
+    assert np.abs(inv - cmap.map_exact_uint8(source, inverse=True).astype(int)).max() <= 1
+
+
+def test_export_cube_parses_back(files, cmap):
+    out = files / "grade.cube"
+    assert main(["export-cube", str(files / "map.pt"), str(out), "--size", "9"]) == 0
+    text = out.read_text().splitlines()
+    assert "LUT_3D_SIZE 9" in text and "DOMAIN_MIN 0.0 0.0 0.0" in text and "DOMAIN_MAX 1.0 1.0 1.0" in text
+    lut, header = read_cube(out)
+    assert header["LUT_3D_SIZE"] == 9 and lut.shape == (9, 9, 9, 3)
+    assert lut.min() >= 0 and lut.max() <= 1
+    # lut[r, g, b] is the map of the colour (r, g, b)/8 (red varies fastest in the file)
+    for r, g, b in [(0, 0, 0), (8, 0, 0), (0, 8, 0), (0, 0, 8), (3, 5, 7), (8, 8, 8)]:
+        exact = cmap.map_float(torch.tensor([[r, g, b]], dtype=torch.float32) / 8).clamp(0, 1)
+        assert np.allclose(lut[r, g, b], exact.numpy()[0], atol=1e-5)
+    data = [ln for ln in text if ln and ln[0].isdigit()]
+    assert len(data) == 9 ** 3
+    assert np.allclose([float(v) for v in data[1].split()], lut[1, 0, 0], atol=1e-6)
+    bad = files / "bad.cube"
+    bad.write_text("LUT_3D_SIZE 2\n0 0 0\n1 1 1\n")
+    with pytest.raises(ValueError, match="needs 8"):
+        read_cube(bad)
+
+
+def test_distinct_colour_table_is_exact(cmap):
+    colours = torch.randint(0, 256, (30000, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)).numpy()
+    present = np.zeros(1 << 24, dtype=bool)
+    present[colours[:, 0].astype(np.uint32) | colours[:, 1].astype(np.uint32) << 8 | colours[:, 2].astype(np.uint32) << 16] = True
+    for inverse in (False, True):
+        table = ColorTable.exact(cmap, present, inverse)
+        assert table.evaluations == present.sum() and table.method == "distinct"
+        assert np.array_equal(table.map(colours), cmap.map_exact_uint8(colours, inverse))
+
+
+def test_lut_error_at_most_one_level(cmap):
+    """Trilinear LUT vs exact per-pixel network evaluation: ≤ 1/255 (checked on fresh colours)."""
+    for inverse in (False, True):
+        rec = cmap.metadata["lut"]["inverse" if inverse else "forward"]
+        assert rec["usable"] and rec["max_error"] <= rec["tolerance"] <= 1 / 255
+        size = rec["size"]
+        lut = cmap.lut(size, inverse)
+        colours = torch.cat([check_colours(20000, size, seed=123), torch.randint(0, 256, (20000, 3), dtype=torch.uint8)])
+        x = colours.float() / 255
+        exact = cmap.map_float(x, inverse).clamp(0, 1)
+        approx = interpolate_lut(lut, x).clamp(0, 1)
+        assert float((exact - approx).abs().max()) <= 1 / 255
+        table = ColorTable.from_lut(lut).map(colours.numpy()).astype(int)
+        exact8 = (exact * 255).round().numpy().astype(int)
+        assert np.abs(table - exact8).max() <= 1
+
+
+def test_table_is_trilinear_interpolation():
+    g = torch.Generator().manual_seed(0)
+    # affine maps are reproduced exactly by trilinear interpolation: the table must equal them
+    A = torch.eye(3) * 0.7 + 0.2 * torch.rand(3, 3, generator=g) - 0.05   # no exact .5 ties after ×255
+    axis = torch.linspace(0, 1, 5)
+    grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1)
+    lut = grid @ A.T + torch.tensor([0.1, 0.05, 0.2])
+    colours = torch.randint(0, 256, (5000, 3), generator=g, dtype=torch.uint8)
+    want = ((colours.float() / 255) @ A.T + torch.tensor([0.1, 0.05, 0.2])).clamp(0, 1).mul(255).round()
+    got = ColorTable.from_lut(lut).map(colours.numpy())
+    assert np.abs(got.astype(int) - want.numpy().astype(int)).max() <= 1   # float32 rounding near ties
+    assert (got == want.numpy().astype(np.uint8)).mean() > 0.999
+    # a random LUT: the separable table equals grid_sample trilinear interpolation
+    lut = torch.rand(7, 7, 7, 3, generator=g) * 1.2 - 0.1
+    ref = interpolate_lut(lut, colours.float() / 255).clamp(0, 1).mul(255).round().numpy()
+    assert np.abs(ColorTable.from_lut(lut).map(colours.numpy()).astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_block_streaming_equals_whole_image(files, cmap):
+    src = np.asarray(Image.open(files / "source.png"))
+    Image.fromarray(src).save(files / "source.ppm")            # binary PPM: read by rows from disk
+    table = cmap.table()
+    whole = table.map(src)
+    for inp, rows, out in [("source.png", 1000, "a.png"), ("source.png", 5, "b.png"),
+                           ("source.ppm", 7, "c.png"), ("source.ppm", 3, "d.ppm")]:
+        stats = apply_file(cmap, files / inp, files / out, block_rows=rows, progress=False, table=table)
+        assert stats["streaming_input"] == inp.endswith(".ppm")
+        assert np.array_equal(np.asarray(Image.open(files / out)), whole), (inp, rows, out)
+    assert np.array_equal(apply_array(table, src, block_pixels=50), whole)
+    # the two-pass distinct-colour path, in blocks and whole, equals per-pixel evaluation
+    exact = cmap.map_exact_uint8(src)
+    n_colours = len(np.unique(src.reshape(-1, 3), axis=0))
+    for rows in (4, 1000):
+        stats = apply_file(cmap, files / "source.ppm", files / "e.png", method="distinct", block_rows=rows, progress=False)
+        assert stats["method"] == "distinct" and stats["distinct_colours"] == stats["network_evaluations"] == n_colours
+        assert np.array_equal(np.asarray(Image.open(files / "e.png")), exact)
+    # auto: the tiny image has fewer colours than the LUT has nodes → distinct; lut on request
+    assert apply_file(cmap, files / "source.png", files / "f.png", progress=False)["method"] == "distinct"
+    stats = apply_file(cmap, files / "source.png", files / "f.png", method="lut", progress=False)
+    assert stats["method"] == "lut" and stats["lut_size"] == cmap.metadata["lut"]["forward"]["size"]
+
+
+def test_rgba_alpha_kept_and_grey_converted(files, cmap, capsys):
+    src = np.asarray(Image.open(files / "source.png"))
+    alpha = np.arange(src.shape[0] * src.shape[1], dtype=np.uint8).reshape(src.shape[:2])
+    Image.fromarray(np.dstack([src, alpha]), "RGBA").save(files / "rgba.png")
+    assert main(["apply", str(files / "map.pt"), str(files / "rgba.png"), str(files / "rgba_out.png"), "--quiet"]) == 0
+    out = Image.open(files / "rgba_out.png")
+    assert out.mode == "RGBA"
+    out = np.asarray(out)
+    assert np.array_equal(out[..., 3], alpha)
+    assert np.array_equal(out[..., :3], cmap.map_exact_uint8(src))
+    rc = main(["apply", str(files / "map.pt"), str(files / "rgba.png"), str(files / "x.jpg"), "--quiet"])
+    assert rc == 2 and "alpha" in capsys.readouterr().err
+    assert not (files / "x.jpg").exists()
+    grey = src.mean(axis=2).astype(np.uint8)
+    Image.fromarray(grey, "L").save(files / "grey.png")
+    assert main(["apply", str(files / "map.pt"), str(files / "grey.png"), str(files / "grey_out.png"), "--quiet"]) == 0
+    assert "grey image converted to RGB" in capsys.readouterr().err
+    out = np.asarray(Image.open(files / "grey_out.png"))
+    assert out.shape == src.shape
+    assert np.array_equal(out, cmap.map_exact_uint8(np.repeat(grey[..., None], 3, axis=2)))
+
+
+def test_16bit_refused(files, capsys):
+    Image.fromarray((np.arange(600, dtype=np.uint16) * 100).reshape(20, 30)).save(files / "g16.png")
+    import tifffile
+
+    tifffile.imwrite(files / "rgb16.tif", (np.random.rand(8, 9, 3) * 65535).astype(np.uint16))
+    for name in ("g16.png", "rgb16.tif"):
+        assert main(["apply", str(files / "map.pt"), str(files / name), str(files / "o.png"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "16-bit" in err and "Convert to 8-bit" in err, err
+
+
+def test_error_messages(files, capsys):
+    mp = str(files / "map.pt")
+    (files / "notes.png").write_text("this is not an image")
+    (files / "cut.ppm").write_bytes(b"P6\n40 30\n255\n" + bytes(100))
+    torch.save({"weights": torch.zeros(3)}, files / "other.pt")
+    cases = [
+        (["apply", mp, str(files / "notes.png"), str(files / "o.png")], "not an image file"),
+        (["apply", mp, str(files / "missing.png"), str(files / "o.png")], "image not found"),
+        (["apply", str(files / "source.png"), str(files / "source.png"), str(files / "o.png")], "not a PyTorch .pt file"),
+        (["apply", str(files / "other.pt"), str(files / "source.png"), str(files / "o.png")], "not a colour-transfer map"),
+        (["export-cube", str(files / "nothere.pt"), str(files / "o.cube")], "map file not found"),
+        (["apply", mp, str(files / "source.png"), str(files / "source.png")], "overwrite the input"),
+        (["apply", mp, str(files / "source.png"), str(files / "o.xyz")], "unknown or unwritable"),
+        (["export-cube", mp, str(files / "o.cube"), "--size", "1"], "[2, 256]"),
+        (["apply", mp, str(files / "cut.ppm"), str(files / "o.png")], "truncated PNM"),
+        (["apply", mp, str(files / "source.png"), str(files / "o.png"), "--max-megapixels", "0.0001"],
+         "convert the image to binary PPM"),
+        (["fit", str(files / "missing.png"), str(files / "palette.png"), "--out", str(files / "m.pt")], "not found"),
+    ]
+    for argv, message in cases:
+        assert main(argv + (["--quiet"] if argv[0] == "apply" else [])) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, (argv, err)
+    assert not (files / "o.png").exists()
+    # the real entry point: exit status 2 and the message on stderr
+    proc = subprocess.run([sys.executable, "-m", "src.color_transfer", "apply", str(files / "notes.png"),
+                           str(files / "source.png"), str(files / "o.png")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "not a colour-transfer map file" in proc.stderr
