@@ -377,13 +377,15 @@ def plot_reconstructions(originals, reconstructions, n: int = 16, nrow: int = 8)
 
 
 def plot_loss_curves(history: dict, keys=("loss",), smooth: float | None = 0.2, title: str | None = None,
-                     logy: bool = True):
-    """One panel per key of a training history (``iteration`` on x). Returns ``(fig, axes)``."""
+                     logy: bool = True, min_points_to_smooth: int = 50):
+    """One panel per key of a training history (``iteration`` on x), with an EWMA when the history
+    has at least ``min_points_to_smooth`` points (shorter ones are shown raw). Returns ``(fig, axes)``."""
     from .utils import ewma
 
     keys = [k for k in keys if k in history]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     it = np.asarray(history["iteration"])
+    smooth = smooth if len(it) >= min_points_to_smooth else None
     for ax, k in zip(axes[0], keys):
         v = np.asarray(history[k], dtype=float)
         ax.plot(it, v, alpha=0.4 if smooth else 1.0, label="raw")

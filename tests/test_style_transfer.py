@@ -1,0 +1,188 @@
+"""Style transfer (issue 7): size-general ConvICNN, the trainer on image batches, unpaired data."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from src.configs import StyleTransferConfig, get_config
+from src.datasets import (
+    MissingDataError, UniformImageSampler, cyclegan_domains, cyclegan_samplers, offline_photo_domains,
+)
+from src.distributions import TensorDatasetSampler
+from src.icnn import ConvICNN, ConvICNN128, init_normal_
+from src.w2gn import W2GNConfig, W2GNTrainer, train, w2gn_losses
+
+
+# ---------------------------------------------------------------------------------- ConvICNN
+def _chord_gap(net, size, n, seed=0):
+    """max over random segments of ψ(t·x + (1−t)·y) − (t·ψ(x) + (1−t)·ψ(y)) (≤ 0 iff convex there)."""
+    g = torch.Generator().manual_seed(seed)
+    x = 2 * torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)
+    y = 2 * torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)
+    t = torch.rand(n, 1, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        mid = net(t.view(n, 1, 1, 1) * x + (1 - t.view(n, 1, 1, 1)) * y)
+        chord = t * net(x) + (1 - t) * net(y)
+    return float((mid - chord).max())
+
+
+@pytest.mark.parametrize("size,n", [(32, 16), (64, 8)])
+def test_conv_icnn_convex_after_convexify(size, n):
+    torch.manual_seed(0)
+    net = ConvICNN(3, size, width=8).double()
+    init_normal_(net, 0.1, generator=torch.Generator().manual_seed(1))  # large enough to be non-linear
+    # negative control: with negative weights after the input stage the test does see non-convexity
+    assert _chord_gap(net, size, n) > 1e-4
+    net.convexify()
+    for layer in [*net.convex, *net.dense, net.final_layer]:
+        assert (layer.weight >= 0).all()
+    assert _chord_gap(net, size, n) <= 1e-9
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_conv_icnn_gradient_is_monotone(size):
+    """∇ψ of a convex ψ is monotone: <∇ψ(x) − ∇ψ(y), x − y> ≥ 0."""
+    torch.manual_seed(0)
+    net = ConvICNN(3, size, width=4).double()
+    init_normal_(net, 0.1, generator=torch.Generator().manual_seed(2))
+    net.convexify()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 3, size, size, generator=g, dtype=torch.float64)
+    y = torch.randn(6, 3, size, size, generator=g, dtype=torch.float64)
+    gx, gy = net.push_nograd(x), net.push_nograd(y)
+    assert gx.shape == x.shape
+    inner = ((gx - gy) * (x - y)).flatten(1).sum(1)
+    assert (inner >= -1e-9 * inner.abs().max()).all()
+
+
+def test_conv_icnn_shapes_and_errors():
+    for size, n_down in [(16, 2), (32, 3), (64, 4), (128, 5)]:
+        assert len(ConvICNN(3, size, 4).convex) == n_down
+    with pytest.raises(ValueError, match="power of two"):
+        ConvICNN(3, 48, 4)
+    net = ConvICNN(3, 32, 4)
+    with pytest.raises(ValueError, match=r"\[N, 3, 32, 32\]"):
+        net(torch.zeros(2, 3, 64, 64))
+    paper = ConvICNN128()
+    assert paper.config() == {"channels": 3} and (paper.image_size, paper.width) == (128, 128)
+    assert paper.dense[0].in_features == 128 * 4 * 4
+
+
+# ------------------------------------------------------------------------- trainer on images
+def test_trainer_runs_unchanged_on_image_batches():
+    size = 16
+    g = torch.Generator().manual_seed(0)
+    A = torch.rand(64, 3, size, size, generator=g) * 2 - 1
+    B = (torch.rand(64, 3, size, size, generator=g) * 2 - 1) * 0.5 + 0.2
+    D, D_conj = ConvICNN(3, size, 4), ConvICNN(3, size, 4)
+    init_normal_(D, 0.05, generator=torch.Generator().manual_seed(1))
+    D.convexify()
+    D_conj.load_state_dict(D.state_dict())
+    before = [p.detach().clone() for p in D.parameters()]
+    cfg = W2GNConfig(batch_size=4, lr=1e-3, lambda_cycle=10.0, cycle="both_mean", iterations=4,
+                     log_every=2, progress=False)
+    seen = []
+    history = train(D, D_conj, TensorDatasetSampler(A, seed=1), TensorDatasetSampler(B, seed=2), cfg,
+                    callback=lambda it, *_: seen.append(it))
+    assert history["iteration"] == [1, 2, 4] and seen == [1, 2, 4]
+    for key in ("loss", "w2", "cycle", "cycle_x", "cycle_y"):
+        assert np.isfinite(history[key]).all()
+    assert any(not torch.equal(a, b) for a, b in zip(before, D.parameters()))
+    for net in (D, D_conj):  # convexify() ran after the steps
+        assert all((layer.weight >= 0).all() for layer in [*net.convex, *net.dense, net.final_layer])
+    # the loss of the images equals the hand-assembled objective (both_mean: λ·(R_X + R_Y)/2)
+    X, Y = A[:4], B[:4]
+    out = w2gn_losses(D, D_conj, X, Y, 10.0, "both_mean")
+    fwd, inv = D.push(X), D_conj.push(Y)
+    r_x = ((D_conj.push(fwd) - X) ** 2).mean()
+    r_y = ((D.push(inv) - Y) ** 2).mean()
+    corr = D(X).mean() + (inv * Y).flatten(1).sum(1).mean() - D(inv).mean()
+    assert torch.allclose(out["loss"], corr + 10.0 * (r_x + r_y) / 2, rtol=1e-4, atol=1e-4)
+    # a sampler of the wrong image size is refused with a message naming the shapes
+    trainer = W2GNTrainer(D, D_conj, cfg)
+    with pytest.raises(ValueError, match="expected"):
+        trainer.fit(TensorDatasetSampler(torch.zeros(8, 3, 8, 8)), TensorDatasetSampler(B), iterations=1)
+
+
+def test_uniform_image_sampler():
+    s = UniformImageSampler((3, 8, 8), -1.0, 1.0, seed=5)
+    x = s.sample(256)
+    assert x.shape == (256, 3, 8, 8) and x.min() >= -1 and x.max() <= 1
+    assert abs(float(x.mean())) < 0.02 and abs(float(x.var()) - 1 / 3) < 0.02
+    assert torch.equal(UniformImageSampler((3, 8, 8), seed=5).sample(4), UniformImageSampler((3, 8, 8), seed=5).sample(4))
+
+
+# ------------------------------------------------------------------------------------- data
+def test_offline_photo_domains_are_real_distinct_and_labelled():
+    dom = offline_photo_domains(image_size=16, n_train=64, n_eval=16, seed=0)
+    assert "OFFLINE SUBSTITUTE" in dom.description
+    assert dom.eval_a.shape == dom.eval_b.shape == (16, 3, 16, 16)
+    x = dom.sampler_a.sample(8)
+    assert x.shape == (8, 3, 16, 16)
+    for imgs in (dom.eval_a, dom.eval_b):
+        assert imgs.min() >= -1 and imgs.max() <= 1 and imgs.std() > 0.1  # real pictures, not blanks
+    # domains differ: mean colour of B (stained tissue / fundus: red-brown) vs A
+    mean_a, mean_b = dom.eval_a.mean((0, 2, 3)), dom.eval_b.mean((0, 2, 3))
+    assert (mean_a - mean_b).abs().max() > 0.1
+    # reproducible, and the evaluation crops are not the training crops
+    again = offline_photo_domains(image_size=16, n_train=64, n_eval=16, seed=0)
+    assert torch.equal(again.eval_a, dom.eval_a)
+    assert not torch.equal(dom.sampler_a.data[:16], dom.eval_a)
+
+
+def test_cyclegan_folder_missing_names_folder_and_source(tmp_path):
+    with pytest.raises(MissingDataError) as err:
+        cyclegan_samplers("summer2winter_yosemite", root=tmp_path / "nowhere", image_size=32)
+    msg = str(err.value)
+    assert str(tmp_path / "nowhere" / "trainA") in msg and "summer2winter_yosemite" in msg and "http" in msg
+    (tmp_path / "empty" / "trainA").mkdir(parents=True)
+    with pytest.raises(MissingDataError, match="no image files"):
+        cyclegan_samplers(root=tmp_path / "empty", image_size=32)
+
+
+def _write_images(folder, n, colour, size=240):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    for i in range(n):
+        arr = np.clip(np.asarray(colour) + rng.randint(-20, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"{i}.png")
+
+
+def test_cyclegan_layout_loads_with_paper_augmentation(tmp_path):
+    root = tmp_path / "toyset"
+    _write_images(root / "trainA", 3, (200, 60, 60))
+    _write_images(root / "trainB", 2, (60, 60, 200))
+    _write_images(root / "testB", 2, (60, 60, 200))
+    dom = cyclegan_domains("toyset", root=root, image_size=32, n_eval=4, seed=0)
+    a = dom.sampler_a.sample(5)
+    assert a.shape == (5, 3, 32, 32) and a.min() >= -1.2 and a.max() <= 1.2
+    assert a[:, 0].mean() > a[:, 2].mean() + 0.5  # domain A is red, B blue
+    assert dom.eval_a.shape == (3, 3, 32, 32) and dom.eval_b.shape == (2, 3, 32, 32)
+    assert float(dom.eval_b[:, 2].mean()) > float(dom.eval_b[:, 0].mean()) + 0.5
+    # seeded: the same seed gives the same augmented draws
+    a1 = cyclegan_samplers(root=root, image_size=32, seed=3)[0].sample(2)
+    a2 = cyclegan_samplers(root=root, image_size=32, seed=3)[0].sample(2)
+    assert torch.equal(a1, a2)
+    # a bad image file is reported by name
+    (root / "trainA" / "broken.jpg").write_bytes(b"not an image")
+    sampler = cyclegan_samplers(root=root, image_size=32)[0]
+    with pytest.raises(ValueError, match="broken.jpg"):
+        sampler.images(range(len(sampler)))
+
+
+# ------------------------------------------------------------------------------------ config
+def test_paper_config_matches_paper():
+    cfg = get_config(StyleTransferConfig, "paper")
+    assert (cfg.data, cfg.image_size, cfg.width, cfg.init_scale) == ("cyclegan", 128, 128, 0.01)
+    assert (cfg.pretrain_iterations, cfg.batch_size, cfg.lambda_cycle, cfg.cycle) == (15_000, 8, 35_000, "both_mean")
+    assert (cfg.lr, tuple(cfg.betas), tuple(cfg.conj_betas), cfg.iterations) == (1e-4, (0.8, 0.99), (0.4, 0.4), 100_000)
+    assert cfg.noise_std == 0.01
+    w = cfg.w2gn_config(progress=False)
+    assert (w.lambda_cycle, w.cycle, w.batch_size, w.lr) == (35_000, "both_mean", 8, 1e-4)
+    for profile in ("cpu", "smoke"):
+        small = get_config(StyleTransferConfig, profile)
+        assert small.data == "offline" and small.image_size <= 64
+    json.dumps(cfg.to_dict())
