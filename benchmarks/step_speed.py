@@ -17,7 +17,13 @@ Before timing, both steps are run from the same weights on the same batch and mu
 loss (relative difference ≤ 1e-5) and the same parameter gradients (dropout off: eval masks).
 Matrix-product FLOPs per step are counted with ``torch.utils.flop_counter.FlopCounterMode``.
 
-Run:  python benchmarks/step_speed.py [--threads 1] [--dims 2 16 64 256 1024] [--reps 7]
+Times are CPU time of this process (``time.process_time``) per step — on a shared machine the
+wall clock mostly measures how often the scheduler runs us — with the wall-clock ratio beside
+them (with ``--threads`` > 1 CPU time adds up the threads: compare wall clocks then).
+``--compile`` also times ours with ``W2GNConfig(compile=True)``, its one-off compilation
+counted separately.
+
+Run:  python benchmarks/step_speed.py [--threads 1] [--dims 2 16 64 256 1024] [--reps 7] [--compile]
 """
 from __future__ import annotations
 
@@ -212,22 +218,30 @@ def count_flops(step, X, Y):
 
 
 def time_steps(step, data):
-    t0 = time.perf_counter()
+    """(CPU seconds, wall seconds) per step."""
+    c0, t0 = time.process_time(), time.perf_counter()
     for X, Y in data:
         step(X, Y)
-    return (time.perf_counter() - t0) / len(data)
+    return (time.process_time() - c0) / len(data), (time.perf_counter() - t0) / len(data)
 
 
-def bench(spec, reps, min_time, ours_factory=None):
+def bench(spec, reps, min_time, ours_factory=None, compile=False):
+    """Median CPU and wall seconds per step of the reference and of ours (alternating rounds),
+    FLOPs per step, steps per round and (``compile``) ours' one-off compilation wall seconds."""
     c = spec["cfg"]
+    if compile:
+        c = W2GNConfig(**{**c.__dict__, "compile": True})
     D, Dc, R, Rc = make_nets(spec)
     ours = (ours_factory or W2GNTrainer)(D, Dc, c)
     ref = RefTrainer(R, Rc, c)
     data = batches(spec, 4)
-    for _ in range(2):  # warm-up (allocator, compilation if any)
+    t0 = time.perf_counter()
+    time_steps(ours.step, data)  # first steps: compilation, if any
+    t_compile = time.perf_counter() - t0
+    for _ in range(2):  # warm-up (allocator)
         time_steps(ours.step, data)
         time_steps(ref.step, data)
-    per = time_steps(ref.step, data)
+    per = time_steps(ref.step, data)[0]
     n = max(2, min(64, int(min_time / max(per, 1e-6))))
     data = batches(spec, n, seed=2)
     t_ref, t_ours = [], []
@@ -235,8 +249,10 @@ def bench(spec, reps, min_time, ours_factory=None):
         t_ref.append(time_steps(ref.step, data))
         t_ours.append(time_steps(ours.step, data))
     flops_ref = count_flops(ref.step, *data[0])
-    flops_ours = count_flops(ours.step, *data[0])
-    return statistics.median(t_ref), statistics.median(t_ours), flops_ref, flops_ours, n
+    flops_ours = flops_ref if compile else count_flops(ours.step, *data[0])
+    med = lambda ts, i: statistics.median(t[i] for t in ts)  # noqa: E731
+    return dict(cpu_ref=med(t_ref, 0), cpu_ours=med(t_ours, 0), wall_ref=med(t_ref, 1), wall_ours=med(t_ours, 1),
+                flops_ref=flops_ref, flops_ours=flops_ours, n=n, compile_s=t_compile if compile else None)
 
 
 def main(argv=None):
@@ -247,6 +263,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=7, help="alternating timing rounds (median)")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per timing round")
     ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="also time ours with W2GNConfig(compile=True)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -266,15 +283,24 @@ def main(argv=None):
         raise SystemExit("ours and the reference pattern disagree")
     if args.check_only:
         return
-    head = f"{'config':>14} | {'ref ms':>8} | {'ours ms':>8} | {'ratio':>5} | {'ref GFLOP':>9} | {'ours GFLOP':>10} | {'ref GFLOP/s':>11} | {'ours GFLOP/s':>12}"
+    head = (f"{'config':>14} | {'ref ms':>8} | {'ours ms':>8} | {'ratio':>5} | {'wall ratio':>10} | {'ref GFLOP':>9} |"
+            f" {'ours GFLOP':>10} | {'ref GFLOP/s':>11} | {'ours GFLOP/s':>12}")
+    print("ms = CPU time per step (median of alternating rounds); wall ratio = the same from the wall clock")
     print(head)
     print("-" * len(head))
     for spec in specs:
-        t_ref, t_ours, f_ref, f_ours, n = bench(spec, args.reps, args.min_time)
-        print(f"{spec['name']:>14} | {t_ref * 1e3:8.2f} | {t_ours * 1e3:8.2f} | {t_ref / t_ours:5.2f} | "
-              f"{f_ref / 1e9:9.3f} | {f_ours / 1e9:10.3f} | {f_ref / t_ref / 1e9:11.1f} | {f_ours / t_ours / 1e9:12.1f}",
-              flush=True)
-
+        r = bench(spec, args.reps, args.min_time)
+        print(f"{spec['name']:>14} | {r['cpu_ref'] * 1e3:8.2f} | {r['cpu_ours'] * 1e3:8.2f} | "
+              f"{r['cpu_ref'] / r['cpu_ours']:5.2f} | {r['wall_ref'] / r['wall_ours']:10.2f} | "
+              f"{r['flops_ref'] / 1e9:9.3f} | {r['flops_ours'] / 1e9:10.3f} | {r['flops_ref'] / r['cpu_ref'] / 1e9:11.1f} | "
+              f"{r['flops_ours'] / r['cpu_ours'] / 1e9:12.1f}", flush=True)
+    if args.compile:
+        print("\nW2GNConfig(compile=True): steady-state ms per step (CPU time), compilation counted apart")
+        for spec in specs:
+            r = bench(spec, args.reps, args.min_time, compile=True)
+            print(f"{spec['name']:>14} | ref {r['cpu_ref'] * 1e3:8.2f} | ours compiled {r['cpu_ours'] * 1e3:8.2f} | "
+                  f"ratio {r['cpu_ref'] / r['cpu_ours']:5.2f} | first steps incl. compilation {r['compile_s']:6.1f} s wall",
+                  flush=True)
 
 if __name__ == "__main__":
     main()

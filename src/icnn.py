@@ -11,11 +11,15 @@ implementation calls the nets ``D`` (ψ_θ) and ``D_conj`` (ψ_ω). Every net he
 * ``convexify()`` -> clamps to ≥ 0 the weights that must be non-negative.
 
 ``DenseICNN`` computes ∇ψ in closed form (a hand-written backward pass through the net), so a
-loss on ``push`` costs one ordinary backward pass instead of double back-propagation.
+loss on ``push`` costs one ordinary backward pass instead of double back-propagation. The
+forward/backward of that pass are plain functions (``_vp_forward`` / ``_vp_backward``); setting
+``net.compile = True`` (what ``W2GNConfig(compile=True)`` does) runs them ``torch.compile``-d,
+falling back to eager with one warning if compilation fails.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import torch
@@ -61,10 +65,20 @@ def _mm_acc(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0
     return torch.baddbmm(c, a, b, beta=beta)
 
 
+def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, functional: bool) -> None:
+    """``out[...] = a·b`` (``out`` a strided view): ``torch.mul(out=)`` eagerly, a copy when
+    compiled (Dynamo does not trace ``out=`` into non-contiguous tensors)."""
+    if functional:
+        out.copy_(a * b)
+    else:
+        torch.mul(a, b, out=out)
+
+
 class _DenseValuePush(torch.autograd.Function):
     """ψ(x) and ∇ψ(x) of a :class:`DenseICNN` with a hand-written backward pass.
 
-    Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push)``,
+    Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push,
+    compiled)``,
     ``masks`` (dropout masks or ``None``), ``x [N, D]``, ``F [D, K]`` (fused quadratic/linear
     weights, see ``DenseICNN._fused_weight``), ``w [1, h_L]``, biases ``b_k [h_k]``, convex
     weights ``V_k [h_k, h_{k−1}]``. With a leading dimension on every tensor (``x [B, N, D]``,
@@ -85,178 +99,232 @@ class _DenseValuePush(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, meta, masks, x, Fw, w, *bv):
-        hidden, r, act, sc, value_input_grad, need_push = meta
-        L = len(hidden)
-        b, V = bv[:L], bv[L:]
-        lead, n = x.shape[:-2], x.shape[-2]
-        widths = []
-        for h in hidden:
-            widths += [r * h, h]
-        H = x @ Fw
-        parts = H.split(widths, dim=-1)
-        S = [parts[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
-        zs, Ps = [], [None]
-        z = None
-        for k in range(L):
-            lin = parts[2 * k + 1]
-            q = torch.add(lin, b[k])
-            for j in range(r):
-                q.addcmul_(S[k][..., j, :], S[k][..., j, :])
-            if masks is not None:
-                q.mul_(masks[k][0])
-            if k == 0:
-                z = q
-            else:
-                P = z @ V[k - 1].mT
-                if masks is not None:
-                    P.mul_(masks[k][1])
-                P.add_(q)
-                Ps.append(P)
-                z = F.celu(P) if act == "celu" else F.softplus(P)
-            zs.append(z)
-        value = z @ w.mT
-        if sc:
-            value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
-        # transposed recursion: C = ∂ψ/∂H, written block by block
-        C = torch.empty_like(H)
-        cparts = C.split(widths, dim=-1)
-        G = w.expand(*lead, n, w.shape[-1])
-        Gs, Us, d1s = [None] * L, [None] * L, [None] * L
-        for k in range(L - 1, -1, -1):
-            Gs[k] = G
-            if k > 0:
-                d1s[k] = _activation_grad(act, Ps[k])
-                U = G * d1s[k]
-            else:
-                U = G
-            Us[k] = U
-            GQ = cparts[2 * k + 1]
-            if masks is not None:
-                torch.mul(U, masks[k][0], out=GQ)
-            else:
-                GQ.copy_(U)
-            torch.mul(S[k], (2.0 * GQ).unsqueeze(-2), out=cparts[2 * k].view(*lead, n, r, hidden[k]))
-            if k > 0:
-                Uc = U * masks[k][1] if masks is not None else U
-                Us[k] = Uc
-                G = Uc @ V[k - 1]
-        push = None
-        if need_push:
-            push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+        value, push, saved = _kernels(meta[-1])[0](meta, masks, x, Fw, w, *bv)
         ctx.meta, ctx.masks = meta, masks
-        ctx.b_shapes = [t.shape for t in b]
+        ctx.b_shapes = [t.shape for t in bv[:len(meta[0])]]
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(x, Fw, w, H, C, push if need_push else H, *V, *zs, *Ps[1:], *Gs, *Us, *d1s[1:])
-        if need_push:
+        ctx.save_for_backward(*saved)
+        if meta[5]:
             return value, push
         return value
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grads):
-        hidden, r, act, sc, value_input_grad, need_push = ctx.meta
-        masks, b_shapes = ctx.masks, ctx.b_shapes
-        L = len(hidden)
-        saved = ctx.saved_tensors
-        x, Fw, w, H, C, push = saved[:6]
-        i = 6
-        V = saved[i:i + L - 1]; i += L - 1
-        zs = saved[i:i + L]; i += L
-        Ps = (None,) + saved[i:i + L - 1]; i += L - 1
-        Gs = saved[i:i + L]; i += L
-        Us = saved[i:i + L]; i += L
-        d1s = (None,) + saved[i:i + L - 1]
+        need_push = ctx.meta[5]
         Gv = grads[0]
         Gp = grads[1] if need_push else None
-        lead, n = x.shape[:-2], x.shape[-2]
-        widths = []
-        for h in hidden:
-            widths += [r * h, h]
-        Sp = H.split(widths, dim=-1)
-        S = [Sp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
-        Cp = C.split(widths, dim=-1)
-        GQs = [Cp[2 * k + 1] for k in range(L)]
-        Hbar = torch.empty_like(H)
-        Hp = Hbar.split(widths, dim=-1)
-        HS = [Hp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
-        HL = [Hp[2 * k + 1] for k in range(L)]
-        dV = [None] * (L - 1)
-        Pbar = [None] * L
-        if Gp is not None:
-            # reverse of the transposed recursion, k = 1 … L
-            dC = Gp @ Fw
-            dCp = dC.split(widths, dim=-1)
-            Gbar = None
-            for k in range(L):
-                dCS, dCL = dCp[2 * k].view(*lead, n, r, hidden[k]), dCp[2 * k + 1]
-                GQ = GQs[k]
-                sd = S[k][..., 0, :] * dCS[..., 0, :]
-                for j in range(1, r):
-                    sd.addcmul_(S[k][..., j, :], dCS[..., j, :])
-                gqbar = torch.add(dCL, sd, alpha=2.0)
-                torch.mul(dCS, (2.0 * GQ).unsqueeze(-2), out=HS[k])
-                Ubar = gqbar * masks[k][0] if masks is not None else gqbar
-                if k > 0:
-                    t = Gbar @ V[k - 1].mT
-                    if masks is not None:
-                        t.mul_(masks[k][1])
-                    Ubar.add_(t)
-                    dV[k - 1] = Us[k].mT @ Gbar
-                    d1 = d1s[k]
-                    # σ'': CELU exp(x)·[x ≤ 0]; softplus s(1 − s) (0 above the threshold)
-                    if act == "celu":
-                        Pbar[k] = (Ubar * Gs[k]).mul_(d1).masked_fill_(Ps[k] > 0, 0.0)
-                    else:
-                        Pbar[k] = (Ubar * Gs[k]).mul_(d1 * (1.0 - d1))
-                    Gbar = Ubar * d1
-                else:
-                    Gbar = Ubar
-            dw = Gbar.sum(dim=-2, keepdim=True)
-            # reverse of the forward chain, k = L … 1
-            zbar = None
-            for k in range(L - 1, 0, -1):
-                Pt = Pbar[k] if zbar is None else Pbar[k].addcmul_(zbar, d1s[k])
-                cbar = Pt * masks[k][1] if masks is not None else Pt
-                cv = cbar if Gv is None else cbar + Gv * Us[k]
-                dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
-                zbar = cbar @ V[k - 1]
-                qbar = Pt.mul_(masks[k][0]) if masks is not None else Pt
-                HL[k].copy_(qbar)
-                HS[k].addcmul_(S[k], (2.0 * qbar).unsqueeze(-2))
-            if zbar is not None:
-                qbar = zbar.mul_(masks[0][0]) if masks is not None else zbar
-                HL[0].copy_(qbar)
-                HS[0].addcmul_(S[0], (2.0 * qbar).unsqueeze(-2))
-            else:  # a single hidden layer: no forward-chain adjoint
-                HL[0].zero_()
+        grads = _kernels(ctx.meta[-1])[1](ctx.meta, ctx.masks, ctx.needs_input_grad[2], ctx.b_shapes,
+                                         ctx.saved_tensors, Gv, Gp)
+        return (None, None, *grads)
+
+
+def _vp_forward(meta, masks, x, Fw, w, *bv):
+    """Forward of :class:`_DenseValuePush`: ``(ψ, ∇ψ or None, tensors saved for backward)``."""
+    hidden, r, act, sc, value_input_grad, need_push = meta[:6]
+    L = len(hidden)
+    b, V = bv[:L], bv[L:]
+    lead, n = x.shape[:-2], x.shape[-2]
+    widths = []
+    for h in hidden:
+        widths += [r * h, h]
+    H = x @ Fw
+    parts = H.split(widths, dim=-1)
+    S = [parts[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
+    zs, Ps = [], [None]
+    z = None
+    for k in range(L):
+        lin = parts[2 * k + 1]
+        q = torch.add(lin, b[k])
+        for j in range(r):
+            q.addcmul_(S[k][..., j, :], S[k][..., j, :])
+        if masks is not None:
+            q.mul_(masks[k][0])
+        if k == 0:
+            z = q
         else:
-            dw = torch.zeros_like(w)
-            for k in range(1, L):
-                dV[k - 1] = torch.zeros_like(V[k - 1])
-                if Gv is not None:
-                    dV[k - 1] = _mm_acc(dV[k - 1], (Gv * Us[k]).mT, zs[k - 1])
-        # biases: Σ_n of the adjoint of q_k (push part) + Gv·∂ψ/∂q_k (value part)
-        db = []
+            P = z @ V[k - 1].mT
+            if masks is not None:
+                P.mul_(masks[k][1])
+            P.add_(q)
+            Ps.append(P)
+            z = F.celu(P) if act == "celu" else F.softplus(P)
+        zs.append(z)
+    value = z @ w.mT
+    if sc:
+        value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
+    # transposed recursion: C = ∂ψ/∂H, written block by block
+    C = torch.empty_like(H)
+    cparts = C.split(widths, dim=-1)
+    G = w.expand(*lead, n, w.shape[-1])
+    Gs, Us, d1s = [None] * L, [None] * L, [None] * L
+    for k in range(L - 1, -1, -1):
+        Gs[k] = G
+        if k > 0:
+            d1s[k] = _activation_grad(act, Ps[k])
+            U = G * d1s[k]
+        else:
+            U = G
+        Us[k] = U
+        GQ = cparts[2 * k + 1]
+        if masks is not None:
+            _mul_into(GQ, U, masks[k][0], meta[6])
+        else:
+            GQ.copy_(U)
+        _mul_into(cparts[2 * k].view(*lead, n, r, hidden[k]), S[k], (2.0 * GQ).unsqueeze(-2), meta[6])
+        if k > 0:
+            Uc = U * masks[k][1] if masks is not None else U
+            Us[k] = Uc
+            G = Uc @ V[k - 1]
+    push = None
+    if need_push:
+        push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+    saved = (x, Fw, w, H, C, push if need_push else H, *V, *zs, *Ps[1:], *Gs, *Us, *d1s[1:])
+    return value, push, saved
+
+
+def _vp_backward(meta, masks, needs_dx, b_shapes, saved, Gv, Gp):
+    """Backward of :class:`_DenseValuePush`: gradients of ``(x, F, w, b_1…, V_1…)``."""
+    hidden, r, act, sc, value_input_grad, need_push = meta[:6]
+    L = len(hidden)
+    x, Fw, w, H, C, push = saved[:6]
+    i = 6
+    V = saved[i:i + L - 1]; i += L - 1
+    zs = saved[i:i + L]; i += L
+    Ps = (None,) + saved[i:i + L - 1]; i += L - 1
+    Gs = saved[i:i + L]; i += L
+    Us = saved[i:i + L]; i += L
+    d1s = (None,) + saved[i:i + L - 1]
+    lead, n = x.shape[:-2], x.shape[-2]
+    widths = []
+    for h in hidden:
+        widths += [r * h, h]
+    Sp = H.split(widths, dim=-1)
+    S = [Sp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
+    Cp = C.split(widths, dim=-1)
+    GQs = [Cp[2 * k + 1] for k in range(L)]
+    Hbar = torch.empty_like(H)
+    Hp = Hbar.split(widths, dim=-1)
+    HS = [Hp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
+    HL = [Hp[2 * k + 1] for k in range(L)]
+    dV = [None] * (L - 1)
+    Pbar = [None] * L
+    if Gp is not None:
+        # reverse of the transposed recursion, k = 1 … L
+        dC = Gp @ Fw
+        dCp = dC.split(widths, dim=-1)
+        Gbar = None
         for k in range(L):
-            g = Gv * GQs[k] if Gp is None else (HL[k] if Gv is None else HL[k] + Gv * GQs[k])
-            db.append(g.sum(dim=-2).view(b_shapes[k]))
-        if Gv is not None:
-            dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
-        # fused weights: xᵀ·H̄ (push part) + (Gp + Gv·x)ᵀ·C (push output and value)
-        side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
-        dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
-        if Gp is not None:
-            dF = _mm_acc(dF, x.mT, Hbar)
-        dx = None
-        if ctx.needs_input_grad[2]:
-            dx = Hbar @ Fw.mT if Gp is not None else torch.zeros_like(x)
-            if Gp is not None and sc:
-                dx.add_(Gp, alpha=sc)
-            if Gv is not None and value_input_grad:
-                if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
-                    push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
-                dx.addcmul_(Gv, push)
-        return (None, None, dx, dF, dw, *db, *dV)
+            dCS, dCL = dCp[2 * k].view(*lead, n, r, hidden[k]), dCp[2 * k + 1]
+            GQ = GQs[k]
+            sd = S[k][..., 0, :] * dCS[..., 0, :]
+            for j in range(1, r):
+                sd.addcmul_(S[k][..., j, :], dCS[..., j, :])
+            gqbar = torch.add(dCL, sd, alpha=2.0)
+            _mul_into(HS[k], dCS, (2.0 * GQ).unsqueeze(-2), meta[6])
+            Ubar = gqbar * masks[k][0] if masks is not None else gqbar
+            if k > 0:
+                t = Gbar @ V[k - 1].mT
+                if masks is not None:
+                    t.mul_(masks[k][1])
+                Ubar.add_(t)
+                dV[k - 1] = Us[k].mT @ Gbar
+                d1 = d1s[k]
+                # σ'': CELU exp(x)·[x ≤ 0]; softplus s(1 − s) (0 above the threshold)
+                if act == "celu":
+                    Pbar[k] = (Ubar * Gs[k]).mul_(d1).masked_fill_(Ps[k] > 0, 0.0)
+                else:
+                    Pbar[k] = (Ubar * Gs[k]).mul_(d1 * (1.0 - d1))
+                Gbar = Ubar * d1
+            else:
+                Gbar = Ubar
+        dw = Gbar.sum(dim=-2, keepdim=True)
+        # reverse of the forward chain, k = L … 1
+        zbar = None
+        for k in range(L - 1, 0, -1):
+            Pt = Pbar[k] if zbar is None else Pbar[k].addcmul_(zbar, d1s[k])
+            cbar = Pt * masks[k][1] if masks is not None else Pt
+            cv = cbar if Gv is None else cbar + Gv * Us[k]
+            dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
+            zbar = cbar @ V[k - 1]
+            qbar = Pt.mul_(masks[k][0]) if masks is not None else Pt
+            HL[k].copy_(qbar)
+            HS[k].addcmul_(S[k], (2.0 * qbar).unsqueeze(-2))
+        if zbar is not None:
+            qbar = zbar.mul_(masks[0][0]) if masks is not None else zbar
+            HL[0].copy_(qbar)
+            HS[0].addcmul_(S[0], (2.0 * qbar).unsqueeze(-2))
+        else:  # a single hidden layer: no forward-chain adjoint
+            HL[0].zero_()
+    else:
+        dw = torch.zeros_like(w)
+        for k in range(1, L):
+            dV[k - 1] = torch.zeros_like(V[k - 1])
+            if Gv is not None:
+                dV[k - 1] = _mm_acc(dV[k - 1], (Gv * Us[k]).mT, zs[k - 1])
+    # biases: Σ_n of the adjoint of q_k (push part) + Gv·∂ψ/∂q_k (value part)
+    db = []
+    for k in range(L):
+        g = Gv * GQs[k] if Gp is None else (HL[k] if Gv is None else HL[k] + Gv * GQs[k])
+        db.append(g.sum(dim=-2).view(b_shapes[k]))
+    if Gv is not None:
+        dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
+    # fused weights: xᵀ·H̄ (push part) + (Gp + Gv·x)ᵀ·C (push output and value)
+    side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
+    dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
+    if Gp is not None:
+        dF = _mm_acc(dF, x.mT, Hbar)
+    dx = None
+    if needs_dx:
+        dx = Hbar @ Fw.mT if Gp is not None else torch.zeros_like(x)
+        if Gp is not None and sc:
+            dx.add_(Gp, alpha=sc)
+        if Gv is not None and value_input_grad:
+            if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
+                push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+            dx.addcmul_(Gv, push)
+    return (dx, dF, dw, *db, *dV)
+
+
+_EAGER = (_vp_forward, _vp_backward)
+_COMPILED: dict = {}
+_COMPILE_FAILED: list = []
+
+
+def _kernels(compiled: bool):
+    """``(forward, backward)`` of :class:`_DenseValuePush`: the eager functions, or (``compiled``)
+    their ``torch.compile``-d versions, which fall back to the eager ones (warning once) if
+    compilation fails."""
+    if not compiled or _COMPILE_FAILED:
+        return _EAGER
+    if not _COMPILED:
+        try:
+            _COMPILED["k"] = tuple(_guarded(fn) for fn in _EAGER)
+        except Exception as err:  # noqa: BLE001 - torch.compile unavailable here
+            _compile_failed(err)
+            return _EAGER
+    return _COMPILED["k"]
+
+
+def _compile_failed(err: Exception) -> None:
+    _COMPILE_FAILED.append(err)
+    warnings.warn(f"DenseICNN: torch.compile failed ({type(err).__name__}: {str(err)[:200]}); running eagerly",
+                  RuntimeWarning, stacklevel=4)
+
+
+def _guarded(fn):
+    compiled_fn = torch.compile(fn, dynamic=False)
+
+    def run(*args):
+        if _COMPILE_FAILED:
+            return fn(*args)
+        try:
+            return compiled_fn(*args)
+        except Exception as err:  # noqa: BLE001 - any compiler failure: run eagerly from now on
+            _compile_failed(err)
+            return fn(*args)
+
+    return run
 
 
 class ICNN(nn.Module):
@@ -500,7 +568,7 @@ class DenseICNN(ICNN):
             return value, grad
         masks = self._draw_masks(x)
         meta = (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
-                value_input_grad, need_push)
+                value_input_grad, need_push, bool(self.__dict__.get("compile", False)))
         out = _DenseValuePush.apply(meta, masks, x, *params)
         return (out[0], out[1]) if need_push else (out, None)
 

@@ -28,6 +28,8 @@ from typing import Any, Callable
 import torch
 from tqdm.auto import tqdm
 
+from .icnn import DenseICNN
+
 __all__ = [
     "W2GNConfig", "W2GNTrainer", "pretrain_identity", "train", "w2gn_losses",
     "save_checkpoint", "load_checkpoint", "CYCLE_VARIANTS", "NonFiniteLossError",
@@ -58,6 +60,13 @@ class W2GNConfig:
         seed: seeds the dropout masks (``torch.manual_seed``) at the first step; the
             samplers keep their own seeds. ``None`` leaves the global RNG alone.
         progress: show a tqdm progress bar.
+        compile: opt-in; ``torch.compile`` the forward and backward passes of DenseICNN's
+            hand-written value+push (same formulas; float rounding may differ in the last bits).
+            Each new batch shape / call kind compiles once (about 6 graphs, ~1.5 min with gcc on
+            the shared 2-core CPU); if compilation fails it warns once and runs eagerly. Off by
+            default: on this CPU the compiled step was about 2× SLOWER than the eager one
+            (toy configuration, see ``benchmarks/step_speed.py --compile``); meant for trying on
+            CUDA, where it is untested. Other nets ignore it.
     """
 
     batch_size: int = 1024
@@ -72,6 +81,7 @@ class W2GNConfig:
     log_every: int = 50
     seed: int | None = 0
     progress: bool = True
+    compile: bool = False
 
     def __post_init__(self):
         self.betas = tuple(float(b) for b in self.betas)
@@ -273,6 +283,8 @@ class W2GNTrainer:
         for net in (self.D, self.D_conj):
             if not net.training:
                 net.train()
+            if isinstance(net, DenseICNN) and net.__dict__.get("compile", False) != c.compile:
+                net.__dict__["compile"] = bool(c.compile)  # plain attribute read by _value_and_push
         losses = w2gn_losses(self.D, self.D_conj, X, Y, c.lambda_cycle, c.cycle, c.l1)
         if not torch.isfinite(losses["loss"]):
             raise NonFiniteLossError(self._nonfinite_message(X, Y, losses["loss"].item()))

@@ -116,3 +116,39 @@ def test_benchmark_reference_pattern_agrees_with_ours():
     for spec in specs:
         loss64, grad64, loss32, _, _ = bench.check(spec)
         assert loss64 <= 1e-10 and grad64 <= 1e-9 and loss32 <= 1e-5, (spec["name"], loss64, grad64, loss32)
+
+
+def test_compile_option_falls_back_to_eager_with_one_warning(monkeypatch):
+    """W2GNConfig(compile=True) when compilation fails: one RuntimeWarning, then the eager
+    kernels, with the same loss and weights as a run without the option."""
+    import copy
+
+    import src.icnn as icnn
+    from src.w2gn import W2GNConfig, W2GNTrainer
+
+    def broken_compile(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no compiler here (test)")
+        return run
+
+    monkeypatch.setattr(icnn, "_COMPILED", {})
+    monkeypatch.setattr(icnn, "_COMPILE_FAILED", [])
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    torch.manual_seed(0)
+    D = net_of([8, 8], 2, "celu", dropout=0.1, dim=2)
+    Dc = net_of([8, 8], 2, "celu", dropout=0.1, dim=2, scale=0.5)
+    nets = [copy.deepcopy(n) for n in (D, Dc)]
+    X, Y = torch.randn(16, 2, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    cfg = dict(batch_size=16, cycle="both_sum", l1=1e-6, progress=False)
+    eager = W2GNTrainer(D, Dc, W2GNConfig(**cfg))
+    comp = W2GNTrainer(*nets, W2GNConfig(**cfg, compile=True))
+    torch.manual_seed(1)
+    l_eager = [eager.step(X, Y)["loss"].item() for _ in range(3)]
+    torch.manual_seed(1)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed") as record:
+        l_comp = [comp.step(X, Y)["loss"].item() for _ in range(3)]
+    assert len([w for w in record if "torch.compile" in str(w.message)]) == 1
+    assert nets[0].compile and not D.__dict__.get("compile", False)
+    assert l_comp == l_eager
+    for a, b in zip([*D.parameters(), *Dc.parameters()], [*nets[0].parameters(), *nets[1].parameters()]):
+        assert torch.equal(a, b)
