@@ -146,7 +146,8 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
 
     Returns:
         dict with ``loss`` (to minimise), ``correlation`` (Corr without regulariser),
-        ``w2`` (the W2² estimate E‖x‖²/2 + E‖y‖²/2 − Corr), ``cycle`` (R), ``cycle_x``/``cycle_y``
+        ``w2`` (the paper's W2 estimate E‖x‖²/2 + E‖y‖²/2 − Corr, which estimates
+        ½·W2² = ½·E‖x − T*(x)‖², half the squared Wasserstein-2 distance), ``cycle`` (R), ``cycle_x``/``cycle_y``
         (each direction's term, when computed) — all scalar tensors.
     """
     if cycle not in CYCLE_VARIANTS:
