@@ -128,8 +128,8 @@ class ToyConfig(ExperimentConfig):
     @classmethod
     def cpu(cls):
         return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256,
-                   batch_size=512, iterations=1500, iterations_many_modes=4000,
-                   iterations_per_target={"100g": 8000},
+                   batch_size=1024, iterations=2000, iterations_many_modes=6000,
+                   iterations_per_target={"100g": 12000},
                    final_fraction=0.25, final_lr=2e-4,
                    log_every=50, eval_every=250, n_eval=2000, n_plot=2000)
 
