@@ -74,34 +74,64 @@ def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, functional: b
         torch.mul(a, b, out=out)
 
 
+class _Drop:
+    """One dropout mask as the kernels of :class:`_DenseValuePush` apply it.
+
+    Dense: a tensor of 0 and 1/keep (multiplied in). Sparse (a few dropped units, as with the
+    toy runs' dropout 1e-5): the factor 1/keep is folded into the parameters by
+    ``DenseICNN._value_and_push`` and only the dropped ``(row, col)`` positions are zeroed, so
+    no full-size multiply is made (none at all when nothing was dropped).
+    """
+
+    __slots__ = ("dense", "rows", "cols")
+
+    def __init__(self, dense: torch.Tensor | None = None, rows=None, cols=None):
+        self.dense, self.rows, self.cols = dense, rows, cols
+
+    def mul_(self, t: torch.Tensor) -> torch.Tensor:
+        """``t ⊙ mask`` in place; returns ``t``."""
+        if self.dense is not None:
+            return t.mul_(self.dense)
+        if self.rows is not None:
+            t[..., self.rows, self.cols] = 0.0
+        return t
+
+    def mul(self, t: torch.Tensor) -> torch.Tensor:
+        """``t ⊙ mask`` (``t`` itself when the mask changes nothing)."""
+        if self.dense is not None:
+            return t * self.dense
+        return self.mul_(t.clone()) if self.rows is not None else t
+
+
 class _DenseValuePush(torch.autograd.Function):
     """ψ(x) and ∇ψ(x) of a :class:`DenseICNN` with a hand-written backward pass.
 
     Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push,
-    compiled)``,
-    ``masks`` (dropout masks or ``None``), ``x [N, D]``, ``F [D, K]`` (fused quadratic/linear
-    weights, see ``DenseICNN._fused_weight``), ``w [1, h_L]``, biases ``b_k [h_k]``, convex
-    weights ``V_k [h_k, h_{k−1}]``. With a leading dimension on every tensor (``x [B, N, D]``,
-    ``F [B, D, K]``, ``w [B, 1, h_L]``, ``b_k [B, 1, h_k]``, ``V_k [B, h_k, h_{k−1}]``) it evaluates
-    B nets of the same architecture at once (batched matrix products).
+    compiled)``, ``masks`` (``None`` or ``(mq, [None, mc_2, …, mc_L])``, :class:`_Drop` masks of
+    the quadratic outputs of all layers ``[N, T]`` and of the convex products), ``x [N, D]``,
+    ``F [D, (r+1)·T]`` (fused weights, T = Σ h_k, see ``DenseICNN._fast_params``), ``w [1, h_L]``,
+    ``b [T]`` (all biases), convex weights ``V_k [h_k, h_{k−1}]``. With a leading dimension on every
+    tensor (``x [B, N, D]``, ``F [B, D, K]``, ``w [B, 1, h_L]``, ``b [B, 1, T]``,
+    ``V_k [B, h_k, h_{k−1}]``) it evaluates B nets of the same architecture at once.
 
-    Forward (k = 1 … L; ``S_k``, ``L_k`` are column blocks of ``H = x F``)::
+    ``H = x F = [S_1 … S_r | L]``: ``S_j``, ``L`` are ``[N, T]`` with layer k in columns
+    ``o_k … o_k + h_k``, so every operation that does not go through the layer recursion is made
+    once for all layers. Forward (q_k, S_jk, L_k are layer k's columns)::
 
-        q_k = Σ_r S_k² + L_k + b_k;  z_1 = q_1·mq_1;  P_k = (z_{k−1} V_kᵀ)·mc_k + q_k·mq_k;
+        q = (Σ_j S_j² + L + b)·mq;  z_1 = q_1;  P_k = (z_{k−1} V_kᵀ)·mc_k + q_k;
         z_k = σ(P_k);  ψ = z_L wᵀ + ½·sc·‖x‖²
 
-    and ∇ψ = C Fᵀ + sc·x with ``C = ∂ψ/∂H`` from the transposed recursion
-    ``G_L = w;  U_k = G_k·σ'(P_k);  G_{k−1} = (U_k·mc_k) V_k;  C = [2 S_k·U_k·mq_k | U_k·mq_k]``.
-    The backward pass differentiates both outputs by hand (reverse of the transposed
-    recursion, then of the forward chain); the value's gradient reuses ``C``, ``U_k`` and
-    ``∂ψ/∂x = ∇ψ`` instead of a second pass. Differentiable once.
+    and ∇ψ = C Fᵀ + sc·x with ``C = ∂ψ/∂H = [2 S_j·GQ | GQ]``, ``GQ = (U_1 … U_L)·mq`` from the
+    transposed recursion ``G_L = w;  U_k = G_k·σ'(P_k);  G_{k−1} = (U_k·mc_k) V_k``.
+    The backward pass differentiates both outputs by hand (reverse of the transposed recursion,
+    then of the forward chain); the value's gradient reuses ``C``, ``U_k`` and ``∂ψ/∂x = ∇ψ``.
+    Differentiable once.
     """
 
     @staticmethod
-    def forward(ctx, meta, masks, x, Fw, w, *bv):
-        value, push, saved = _kernels(meta[-1])[0](meta, masks, x, Fw, w, *bv)
+    def forward(ctx, meta, masks, x, Fw, w, b, *V):
+        value, push, saved = _kernels(meta[-1])[0](meta, masks, x, Fw, w, b, *V)
         ctx.meta, ctx.masks = meta, masks
-        ctx.b_shapes = [t.shape for t in bv[:len(meta[0])]]
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*saved)
         if meta[5]:
@@ -114,68 +144,65 @@ class _DenseValuePush(torch.autograd.Function):
         need_push = ctx.meta[5]
         Gv = grads[0]
         Gp = grads[1] if need_push else None
-        grads = _kernels(ctx.meta[-1])[1](ctx.meta, ctx.masks, ctx.needs_input_grad[2], ctx.b_shapes,
-                                         ctx.saved_tensors, Gv, Gp)
+        grads = _kernels(ctx.meta[-1])[1](ctx.meta, ctx.masks, ctx.needs_input_grad[2], ctx.saved_tensors, Gv, Gp)
         return (None, None, *grads)
 
 
-def _vp_forward(meta, masks, x, Fw, w, *bv):
+def _blocks(hidden) -> list[tuple[int, int]]:
+    """Column ranges ``(o_k, o_k + h_k)`` of the layers in a ``[…, T]`` block."""
+    out, o = [], 0
+    for h in hidden:
+        out.append((o, o + h))
+        o += h
+    return out
+
+
+def _vp_forward(meta, masks, x, Fw, w, b, *V):
     """Forward of :class:`_DenseValuePush`: ``(ψ, ∇ψ or None, tensors saved for backward)``."""
     hidden, r, act, sc, value_input_grad, need_push = meta[:6]
-    L = len(hidden)
-    b, V = bv[:L], bv[L:]
+    L, T = len(hidden), sum(hidden)
+    blk = _blocks(hidden)
     lead, n = x.shape[:-2], x.shape[-2]
-    widths = []
-    for h in hidden:
-        widths += [r * h, h]
     H = x @ Fw
-    parts = H.split(widths, dim=-1)
-    S = [parts[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
-    zs, Ps = [], [None]
-    z = None
-    for k in range(L):
-        lin = parts[2 * k + 1]
-        q = torch.add(lin, b[k])
-        for j in range(r):
-            q.addcmul_(S[k][..., j, :], S[k][..., j, :])
+    S = H[..., :r * T].view(*lead, n, r, T)
+    q = torch.add(H[..., r * T:], b)
+    for j in range(r):
+        q.addcmul_(S[..., j, :], S[..., j, :])
+    if masks is not None:
+        masks[0].mul_(q)
+    zs, Ps, d1s = [q[..., :blk[0][1]]], [None] * L, [None] * L
+    for k in range(1, L):
+        P = zs[-1] @ V[k - 1].mT
         if masks is not None:
-            q.mul_(masks[k][0])
-        if k == 0:
-            z = q
+            masks[1][k].mul_(P)
+        P.add_(q[..., blk[k][0]:blk[k][1]])
+        Ps[k] = P
+        if act == "celu":
+            # σ'(P) = exp(min(P, 0)) is needed anyway; celu(P) = (σ'(P) − 1) + max(P, 0) from it
+            d1s[k] = torch.exp(P.clamp(max=0.0))
+            zs.append(torch.sub(d1s[k], 1.0).add_(P.clamp(min=0.0)))
         else:
-            P = z @ V[k - 1].mT
-            if masks is not None:
-                P.mul_(masks[k][1])
-            P.add_(q)
-            Ps.append(P)
-            z = F.celu(P) if act == "celu" else F.softplus(P)
-        zs.append(z)
-    value = z @ w.mT
+            d1s[k] = _activation_grad(act, P)
+            zs.append(F.softplus(P))
+    value = zs[-1] @ w.mT
     if sc:
         value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
-    # transposed recursion: C = ∂ψ/∂H, written block by block
+    # transposed recursion: GQ = ∂ψ/∂q into the L-columns of C, then the S-columns for all layers
     C = torch.empty_like(H)
-    cparts = C.split(widths, dim=-1)
+    CL = C[..., r * T:]
     G = w.expand(*lead, n, w.shape[-1])
-    Gs, Us, d1s = [None] * L, [None] * L, [None] * L
+    Gs, Us = [None] * L, [None] * L
     for k in range(L - 1, -1, -1):
         Gs[k] = G
+        U = G * d1s[k] if k > 0 else G
+        CL[..., blk[k][0]:blk[k][1]].copy_(U)
         if k > 0:
-            d1s[k] = _activation_grad(act, Ps[k])
-            U = G * d1s[k]
-        else:
-            U = G
+            U = masks[1][k].mul_(U) if masks is not None else U  # U itself is not needed again
+            G = U @ V[k - 1]
         Us[k] = U
-        GQ = cparts[2 * k + 1]
-        if masks is not None:
-            _mul_into(GQ, U, masks[k][0], meta[6])
-        else:
-            GQ.copy_(U)
-        _mul_into(cparts[2 * k].view(*lead, n, r, hidden[k]), S[k], (2.0 * GQ).unsqueeze(-2), meta[6])
-        if k > 0:
-            Uc = U * masks[k][1] if masks is not None else U
-            Us[k] = Uc
-            G = Uc @ V[k - 1]
+    if masks is not None:
+        masks[0].mul_(CL)
+    _mul_into(C[..., :r * T].view(*lead, n, r, T), S, (2.0 * CL).unsqueeze(-2), meta[6])
     push = None
     if need_push:
         push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
@@ -183,10 +210,11 @@ def _vp_forward(meta, masks, x, Fw, w, *bv):
     return value, push, saved
 
 
-def _vp_backward(meta, masks, needs_dx, b_shapes, saved, Gv, Gp):
-    """Backward of :class:`_DenseValuePush`: gradients of ``(x, F, w, b_1…, V_1…)``."""
+def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
+    """Backward of :class:`_DenseValuePush`: gradients of ``(x, F, w, b, V_2…)``."""
     hidden, r, act, sc, value_input_grad, need_push = meta[:6]
-    L = len(hidden)
+    L, T = len(hidden), sum(hidden)
+    blk = _blocks(hidden)
     x, Fw, w, H, C, push = saved[:6]
     i = 6
     V = saved[i:i + L - 1]; i += L - 1
@@ -196,79 +224,72 @@ def _vp_backward(meta, masks, needs_dx, b_shapes, saved, Gv, Gp):
     Us = saved[i:i + L]; i += L
     d1s = (None,) + saved[i:i + L - 1]
     lead, n = x.shape[:-2], x.shape[-2]
-    widths = []
-    for h in hidden:
-        widths += [r * h, h]
-    Sp = H.split(widths, dim=-1)
-    S = [Sp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
-    Cp = C.split(widths, dim=-1)
-    GQs = [Cp[2 * k + 1] for k in range(L)]
-    Hbar = torch.empty_like(H)
-    Hp = Hbar.split(widths, dim=-1)
-    HS = [Hp[2 * k].view(*lead, n, r, h) for k, h in enumerate(hidden)]
-    HL = [Hp[2 * k + 1] for k in range(L)]
+    S = H[..., :r * T].view(*lead, n, r, T)
+    CL = C[..., r * T:]
     dV = [None] * (L - 1)
-    Pbar = [None] * L
     if Gp is not None:
-        # reverse of the transposed recursion, k = 1 … L
+        Hbar = torch.empty_like(H)
+        HS, HL = Hbar[..., :r * T].view(*lead, n, r, T), Hbar[..., r * T:]
+        # reverse of the transposed recursion, k = 1 … L (the S-columns for all layers at once)
         dC = Gp @ Fw
-        dCp = dC.split(widths, dim=-1)
+        dCS = dC[..., :r * T].view(*lead, n, r, T)
+        sd = S[..., 0, :] * dCS[..., 0, :]
+        for j in range(1, r):
+            sd.addcmul_(S[..., j, :], dCS[..., j, :])
+        Ubar_all = torch.add(dC[..., r * T:], sd, alpha=2.0)
+        _mul_into(HS, dCS, (2.0 * CL).unsqueeze(-2), meta[6])
+        if masks is not None:
+            masks[0].mul_(Ubar_all)
+        Pbar = [None] * L
         Gbar = None
         for k in range(L):
-            dCS, dCL = dCp[2 * k].view(*lead, n, r, hidden[k]), dCp[2 * k + 1]
-            GQ = GQs[k]
-            sd = S[k][..., 0, :] * dCS[..., 0, :]
-            for j in range(1, r):
-                sd.addcmul_(S[k][..., j, :], dCS[..., j, :])
-            gqbar = torch.add(dCL, sd, alpha=2.0)
-            _mul_into(HS[k], dCS, (2.0 * GQ).unsqueeze(-2), meta[6])
-            Ubar = gqbar * masks[k][0] if masks is not None else gqbar
+            Ubar = Ubar_all[..., blk[k][0]:blk[k][1]]
             if k > 0:
                 t = Gbar @ V[k - 1].mT
                 if masks is not None:
-                    t.mul_(masks[k][1])
+                    masks[1][k].mul_(t)
                 Ubar.add_(t)
                 dV[k - 1] = Us[k].mT @ Gbar
                 d1 = d1s[k]
-                # σ'': CELU exp(x)·[x ≤ 0]; softplus s(1 − s) (0 above the threshold)
+                # σ'': CELU exp(x)·[x ≤ 0] = σ'(x) − [x > 0] (sign/clamp: boolean masks are slow on
+                # CPU); softplus s(1 − s) (0 above the threshold)
                 if act == "celu":
-                    Pbar[k] = (Ubar * Gs[k]).mul_(d1).masked_fill_(Ps[k] > 0, 0.0)
+                    Pbar[k] = (Ubar * Gs[k]).mul_(d1 - torch.sign(Ps[k]).clamp_(min=0.0))
                 else:
                     Pbar[k] = (Ubar * Gs[k]).mul_(d1 * (1.0 - d1))
                 Gbar = Ubar * d1
             else:
                 Gbar = Ubar
         dw = Gbar.sum(dim=-2, keepdim=True)
-        # reverse of the forward chain, k = L … 1
+        # reverse of the forward chain, k = L … 1; q̄_k into the L-columns of H̄
         zbar = None
         for k in range(L - 1, 0, -1):
             Pt = Pbar[k] if zbar is None else Pbar[k].addcmul_(zbar, d1s[k])
-            cbar = Pt * masks[k][1] if masks is not None else Pt
+            cbar = masks[1][k].mul(Pt) if masks is not None else Pt
             cv = cbar if Gv is None else cbar + Gv * Us[k]
             dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
             zbar = cbar @ V[k - 1]
-            qbar = Pt.mul_(masks[k][0]) if masks is not None else Pt
-            HL[k].copy_(qbar)
-            HS[k].addcmul_(S[k], (2.0 * qbar).unsqueeze(-2))
+            HL[..., blk[k][0]:blk[k][1]].copy_(Pt)
         if zbar is not None:
-            qbar = zbar.mul_(masks[0][0]) if masks is not None else zbar
-            HL[0].copy_(qbar)
-            HS[0].addcmul_(S[0], (2.0 * qbar).unsqueeze(-2))
+            HL[..., blk[0][0]:blk[0][1]].copy_(zbar)
         else:  # a single hidden layer: no forward-chain adjoint
-            HL[0].zero_()
+            HL.zero_()
+        if masks is not None:
+            masks[0].mul_(HL)
+        HS.addcmul_(S, (2.0 * HL).unsqueeze(-2))
+        # biases: Σ_n of q̄ (push part) + Gv·∂ψ/∂q (value part)
+        db = (HL if Gv is None else torch.addcmul(HL, Gv, CL)).sum(dim=-2)
     else:
+        Hbar = None
         dw = torch.zeros_like(w)
         for k in range(1, L):
             dV[k - 1] = torch.zeros_like(V[k - 1])
             if Gv is not None:
                 dV[k - 1] = _mm_acc(dV[k - 1], (Gv * Us[k]).mT, zs[k - 1])
-    # biases: Σ_n of the adjoint of q_k (push part) + Gv·∂ψ/∂q_k (value part)
-    db = []
-    for k in range(L):
-        g = Gv * GQs[k] if Gp is None else (HL[k] if Gv is None else HL[k] + Gv * GQs[k])
-        db.append(g.sum(dim=-2).view(b_shapes[k]))
+        db = (Gv * CL).sum(dim=-2) if Gv is not None else torch.zeros(CL.shape[-1], dtype=CL.dtype, device=CL.device)
     if Gv is not None:
         dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
+    db = db.reshape(saved_b_shape(lead, T))
     # fused weights: xᵀ·H̄ (push part) + (Gp + Gv·x)ᵀ·C (push output and value)
     side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
     dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
@@ -283,7 +304,12 @@ def _vp_backward(meta, masks, needs_dx, b_shapes, saved, Gv, Gp):
             if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
                 push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
             dx.addcmul_(Gv, push)
-    return (dx, dF, dw, *db, *dV)
+    return (dx, dF, dw, db, *dV)
+
+
+def saved_b_shape(lead, T) -> tuple:
+    """Shape of the bias argument: ``[T]``, or ``[B, 1, T]`` for batched nets."""
+    return (*lead, 1, T) if lead else (T,)
 
 
 _EAGER = (_vp_forward, _vp_backward)
@@ -410,7 +436,7 @@ class DenseICNN(ICNN):
         dropout: dropout probability after every layer (training mode only).
         strong_convexity: coefficient of the ½‖x‖² term.
 
-    ``push`` is computed in closed form: one fused matrix product ``x @ [A_1|W_1ᵀ|A_2|…]`` for
+    ``push`` is computed in closed form: one fused matrix product ``x @ [A⁽¹⁾ … A⁽ʳ⁾ | Wᵀ]`` for
     all quadratic/affine parts, the layer recursion, and the transposed recursion for ∇ψ.
     State dicts use the reference keys (``quadratic_layers.{i}.0.quadratic_decomposed``, …);
     the benchmark's layout without the ``.0`` loads too.
@@ -452,65 +478,113 @@ class DenseICNN(ICNN):
 
     # ------------------------------------------------------------------ core computation
     def _fused_weight(self) -> torch.Tensor:
-        """``[D, K]``: ``[A_1 | W_1ᵀ | A_2 | W_2ᵀ | …]`` (``A_k`` reshaped to ``[D, rank·h_k]``)."""
-        parts = [seq[0].fused_weight() for seq in self.quadratic_layers]
-        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        """``[D, (rank+1)·T]`` (T = Σ h_k): ``[A⁽¹⁾ | … | A⁽ʳ⁾ | Wᵀ]`` with ``A⁽ʲ⁾ = [A_1[:, j, :] | A_2[:, j, :] | …]``
+        (the j-th factors of all layers) and ``Wᵀ = [W_1ᵀ | W_2ᵀ | …]``: one product ``x F`` gives every
+        layer's quadratic factors and linear part, each kind contiguous across the layers."""
+        layers = [seq[0] for seq in self.quadratic_layers]
+        A = torch.cat([layer.quadratic_decomposed for layer in layers], dim=2) if len(layers) > 1 \
+            else layers[0].quadratic_decomposed
+        W = torch.cat([layer.weight for layer in layers], dim=0) if len(layers) > 1 else layers[0].weight
+        return torch.cat([A.reshape(self.in_dim, -1), W.t()], dim=1)
 
-    def _widths(self) -> list[int]:
-        """Column widths of the fused product: ``[rank·h_1, h_1, rank·h_2, h_2, …]``."""
-        out = []
-        for h in self.hidden_layer_sizes:
-            out += [self.rank * h, h]
-        return out
+    def _bias(self) -> torch.Tensor:
+        """``[T]``: the biases of all quadratic layers (zeros for a layer without bias)."""
+        parts = [seq[0].bias if seq[0].bias is not None else
+                 torch.zeros(seq[0].out_features, device=seq[0].weight.device, dtype=seq[0].weight.dtype)
+                 for seq in self.quadratic_layers]
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
-    def _draw_masks(self, x: torch.Tensor) -> list | None:
-        """Dropout masks ``[(mq_k, mc_k)]`` (``mc_1`` is ``None``) from one Bernoulli draw, or
-        ``None`` when dropout is off (eval mode or ``dropout == 0``). Each mask is 0 with
-        probability ``dropout`` and ``1/(1 − dropout)`` otherwise, as ``nn.Dropout``."""
+    def _draw(self, x: torch.Tensor):
+        """One dropout draw for the ``[N, total]`` units (``total`` = the hidden sizes, then the
+        hidden sizes but the first: the masks of the quadratic, then of the convex layers):
+        ``None`` (dropout off: eval mode or ``dropout == 0``), ``("dense", flat)`` with ``flat``
+        0 or 1/keep, or ``("sparse", idx)`` with the flat indices of the dropped units."""
         if not (self.training and self.dropout > 0):
             return None
         hidden = self.hidden_layer_sizes
         keep = 1.0 - self.dropout
         total = sum(hidden) + sum(hidden[1:])
         numel = x.shape[0] * total
-        if x.device.type == "cpu" and numel * self.dropout <= 64:
+        if x.device.type == "cpu" and x.dim() == 2 and numel * self.dropout <= 64:
             # few expected drops (e.g. the toy runs' dropout 1e-5): the same Bernoulli masks drawn as
             # K ~ Binomial(numel, p) dropped units at a uniformly random K-subset of positions —
             # exactly the same distribution as a Bernoulli draw per unit, at a fraction of the cost
-            flat = torch.full((x.shape[0], total), 1.0, dtype=x.dtype, device=x.device).div_(keep)
             k = int(torch.binomial(torch.tensor(float(numel), dtype=torch.float64),
                                    torch.tensor(self.dropout, dtype=torch.float64)).item())
-            if k:
-                idx = torch.empty(0, dtype=torch.long)
-                while idx.numel() < k:  # sequential rejection of repeats: a uniform k-subset
-                    cand = torch.cat([idx, torch.randint(numel, (k,))])
-                    uniq, inverse = torch.unique(cand, return_inverse=True)
-                    first = torch.full((uniq.numel(),), cand.numel(), dtype=torch.long)
-                    first.scatter_reduce_(0, inverse, torch.arange(cand.numel()), reduce="amin")
-                    idx = cand[first.sort().values]
-                flat.view(-1)[idx[:k]] = 0.0
+            while True:  # k uniform draws, redrawn until distinct: a uniform k-subset
+                idx = torch.randint(numel, (k,))
+                if len(set(idx.tolist())) == k:
+                    return ("sparse", idx)
+        return ("dense", torch.empty(x.shape[0], total, dtype=x.dtype, device=x.device).bernoulli_(keep).div_(keep))
+
+    def _draw_masks(self, x: torch.Tensor) -> list | None:
+        """Dropout masks ``[(mq_k, mc_k)]`` (``mc_1`` is ``None``) from one Bernoulli draw, or
+        ``None`` when dropout is off (eval mode or ``dropout == 0``). Each mask is 0 with
+        probability ``dropout`` and ``1/(1 − dropout)`` otherwise, as ``nn.Dropout``."""
+        draw = self._draw(x)
+        if draw is None:
+            return None
+        hidden = self.hidden_layer_sizes
+        if draw[0] == "sparse":
+            total = sum(hidden) + sum(hidden[1:])
+            flat = torch.full((x.shape[0], total), 1.0, dtype=x.dtype, device=x.device).div_(1.0 - self.dropout)
+            flat.view(-1)[draw[1]] = 0.0
         else:
-            flat = torch.empty(x.shape[0], total, dtype=x.dtype, device=x.device).bernoulli_(keep).div_(keep)
+            flat = draw[1]
         cols = flat.split(list(hidden) + list(hidden[1:]), dim=1)
         L = len(hidden)
         return [(cols[k], cols[L + k - 1] if k > 0 else None) for k in range(L)]
 
+    def _draw_drops(self, x: torch.Tensor) -> tuple[tuple | None, float | None]:
+        """The draw of :meth:`_draw_masks` in the kernels' form ``(mq, [None, mc_2, …])`` of
+        :class:`_Drop` (``mq`` for the quadratic outputs of all layers, ``[N, T]``), and the factor
+        1/keep to fold into the parameters (``None`` for dense masks, which carry it)."""
+        draw = self._draw(x)
+        if draw is None:
+            return None, None
+        hidden = self.hidden_layer_sizes
+        L, T = len(hidden), sum(hidden)
+        cblk = [None] + _blocks(hidden[1:])  # column ranges of the convex masks after the first T
+        if draw[0] == "dense":
+            flat = draw[1]
+            return (_Drop(flat[:, :T]), [None] + [_Drop(flat[:, T + a:T + b]) for a, b in cblk[1:]]), None
+        total = T + sum(hidden[1:])
+        buckets: dict[int, tuple[list, list]] = {}
+        for i in draw[1].tolist():
+            row, col = divmod(i, total)
+            if col < T:
+                j = 0
+            else:
+                col -= T
+                j = next(k for k in range(1, L) if col < cblk[k][1])
+                col -= cblk[j][0]
+            rows, cols = buckets.setdefault(j, ([], []))
+            rows.append(row)
+            cols.append(col)
+
+        def drop(j):
+            if j not in buckets:
+                return _Drop()
+            rows, cols = buckets[j]
+            return _Drop(rows=torch.tensor(rows, device=x.device), cols=torch.tensor(cols, device=x.device))
+
+        return (drop(0), [None] + [drop(k) for k in range(1, L)]), 1.0 / (1.0 - self.dropout)
+
     def _run(self, x: torch.Tensor, need_grad: bool, masks=None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """ψ(x) (and ∇ψ(x) in closed form when ``need_grad``) with ordinary autograd ops, so the
-        result can be differentiated any number of times."""
+        """ψ(x) (and ∇ψ(x) in closed form when ``need_grad``) layer by layer with ordinary autograd
+        ops, so the result can be differentiated any number of times (the reference the fast
+        kernels are tested against)."""
         self._check_input(x)
         if masks is None:
             masks = self._draw_masks(x)
-        fused = self._fused_weight()
-        n, r = x.shape[0], self.rank
-        parts = (x @ fused).split(self._widths(), dim=1)  # split (not slicing): cheap backward
+        n = x.shape[0]
         cache, z = [], None
         for k, seq in enumerate(self.quadratic_layers):
-            h = self.hidden_layer_sizes[k]
-            s, lin = parts[2 * k].reshape(n, r, h), parts[2 * k + 1]
+            layer = seq[0]
+            s, lin = layer.split(x @ layer.fused_weight())
             qk = (s * s).sum(dim=1) + lin
-            if seq[0].bias is not None:
-                qk = qk + seq[0].bias
+            if layer.bias is not None:
+                qk = qk + layer.bias
             mq, mc = masks[k] if masks is not None else (None, None)
             if mq is not None:
                 qk = qk * mq
@@ -522,7 +596,7 @@ class DenseICNN(ICNN):
                     c = c * mc
                 pre = c + qk
                 z = _activation(self.activation, pre)
-            cache.append((s, mq, mc, pre))
+            cache.append((layer, s, mq, mc, pre))
         value = F.linear(z, self.final_layer.weight)
         if self.strong_convexity:
             value = value + (0.5 * self.strong_convexity) * (x * x).sum(dim=1, keepdim=True)
@@ -530,25 +604,22 @@ class DenseICNN(ICNN):
             return value, None
         # closed-form backward pass: g = dψ/dz_k, row by row
         g = self.final_layer.weight.expand(n, -1)
-        pieces: list[torch.Tensor] = []
+        grad = self.strong_convexity * x if self.strong_convexity else torch.zeros_like(x)
         for k in range(len(cache) - 1, -1, -1):
-            s, mq, mc, pre = cache[k]
+            layer, s, mq, mc, pre = cache[k]
             if pre is not None:
                 g = g * _activation_grad(self.activation, pre)
             gq = g * mq if mq is not None else g
-            pieces.append(gq)
-            pieces.append((2.0 * s * gq.unsqueeze(1)).reshape(n, -1))
+            coef = torch.cat([(2.0 * s * gq.unsqueeze(1)).reshape(n, -1), gq], dim=1)
+            grad = grad + coef @ layer.fused_weight().t()
             if k > 0:
                 gc = g * mc if mc is not None else g
                 g = gc @ self.convex_layers[k - 1][0].weight
-        coef = torch.cat(pieces[::-1], dim=1)  # same column order as `fused`
-        grad = coef @ fused.t()
-        if self.strong_convexity:
-            grad = grad + self.strong_convexity * x
         return value, grad
 
     def _value_and_push(self, x: torch.Tensor, value_input_grad: bool = True,
-                        need_push: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+                        need_push: bool = True, params: list | None = None,
+                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """ψ(x) and ∇ψ(x) with a hand-written backward pass (:class:`_DenseValuePush`).
 
         Args:
@@ -556,31 +627,61 @@ class DenseICNN(ICNN):
                 ψ were evaluated at ``x.detach()``, while ∇ψ(x) stays differentiable in ``x``;
                 W2GN uses this for ψ_θ(∇ψ_ω(y)) and the cycle term from one pass).
             need_push: ``False`` returns ``(ψ(x), None)`` without the final product for ∇ψ.
+            params: ``self._fast_params()``, when the caller already has them (one fused weight
+                shared by several calls in a step).
 
         The result is differentiable once (enough for any loss on ψ and ∇ψ); for higher
         derivatives use :meth:`forward` / :meth:`push_autograd`.
         """
         self._check_input(x)
-        params = self._fast_params()
-        if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in params)):
-            with torch.no_grad():
-                value, grad = self._run(x, need_grad=need_push)
-            return value, grad
-        masks = self._draw_masks(x)
         meta = (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
                 value_input_grad, need_push, bool(self.__dict__.get("compile", False)))
+        if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in self.parameters())):
+            with torch.no_grad():
+                if not need_push:
+                    return self._run(x, need_grad=False)
+                masks, scale = self._draw_drops(x)
+                params = self._fast_params() if params is None else params
+                if scale is not None:
+                    params = self._scaled_params(params, scale)
+                value, push, _ = _vp_forward(meta, masks, x, *params)
+            return value, push
+        if params is None:
+            params = self._fast_params()
+        masks, scale = self._draw_drops(x)
+        if scale is not None:
+            # sparse dropout: the factor 1/keep of every kept unit folded into the parameters
+            # (q_k·s = Σ(√s·S)² + s·L + s·b and (z Vᵀ)·s = z (s·V)ᵀ), the masks only zero the dropped units;
+            # scaled once for a ``params`` list shared by several calls
+            cached = self.__dict__.get("_scaled")
+            if cached is not None and cached[0] is params and cached[1] == scale:
+                params = cached[2]
+            else:
+                scaled = self._scaled_params(params, scale)
+                self.__dict__["_scaled"] = (params, scale, scaled)
+                params = scaled
         out = _DenseValuePush.apply(meta, masks, x, *params)
         return (out[0], out[1]) if need_push else (out, None)
 
     def _fast_params(self) -> list[torch.Tensor]:
-        """``[F, w_out, b_1 … b_L, V_1 … V_{L−1}]`` as used by :class:`_DenseValuePush`."""
-        biases = []
-        for seq in self.quadratic_layers:
-            b = seq[0].bias
-            biases.append(b if b is not None else torch.zeros(seq[0].out_features, device=seq[0].weight.device,
-                                                               dtype=seq[0].weight.dtype))
-        return [self._fused_weight(), self.final_layer.weight, *biases,
+        """``[F, w_out, b, V_2 … V_L]`` as used by :class:`_DenseValuePush` (``F`` from
+        :meth:`_fused_weight`, ``b`` from :meth:`_bias`)."""
+        return [self._fused_weight(), self.final_layer.weight, self._bias(),
                 *[seq[0].weight for seq in self.convex_layers]]
+
+    def _scaled_params(self, params: list, s: float) -> list:
+        """``_fast_params`` of the net whose every hidden unit is multiplied by ``s``: the quadratic
+        factors times √s, the linear weights, biases and convex weights times ``s``."""
+        Fw, w, b, V = params[0], params[1], params[2], params[3:]
+        T = sum(self.hidden_layer_sizes)
+        key = (Fw.shape[-1], s, Fw.dtype, Fw.device)
+        cached = self.__dict__.get("_colscale")
+        if cached is None or cached[0] != key:
+            scales = torch.full((Fw.shape[-1],), math.sqrt(s), dtype=Fw.dtype, device=Fw.device)
+            scales[-T:] = s
+            cached = (key, scales)
+            self.__dict__["_colscale"] = cached
+        return [Fw * cached[1], w, b * s, *[Vk * s for Vk in V]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """ψ(x), ``[N, 1]`` (ordinary autograd ops: differentiable any number of times)."""

@@ -154,15 +154,25 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
         raise ValueError(f"cycle must be one of {CYCLE_VARIANTS}, got {cycle!r}")
     if hasattr(D, "_value_and_push") and hasattr(D_conj, "_value_and_push"):
         # DenseICNN: hand-written backward passes; ψ_θ(∇ψ_ω(Y)) comes from the pass that computes
-        # ∇ψ_θ(∇ψ_ω(Y)), with its gradient kept out of ∇ψ_ω(Y) (= evaluating it at the detached Y_inv)
-        Y_inv = D_conj._value_and_push(Y)[1]      # ∇ψ_ω(Y), graph to ω (for the cycle term)
+        # ∇ψ_θ(∇ψ_ω(Y)), with its gradient kept out of ∇ψ_ω(Y) (= evaluating it at the detached Y_inv).
+        # Each net's fused weight is assembled once per step.
+        p_D, p_C = D._fast_params(), D_conj._fast_params()
+        Y_inv = D_conj._value_and_push(Y, params=p_C)[1]      # ∇ψ_ω(Y), graph to ω (for the cycle term)
         if cycle == "inverse":
-            psi_x = D._value_and_push(X, need_push=False)[0]
+            psi_x = D._value_and_push(X, need_push=False, params=p_D)[0]
+            psi_yinv, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False, params=p_D)
             cycle_x = None
         else:
-            psi_x, X_fwd = D._value_and_push(X)
-            cycle_x = _sq_mean(D_conj._value_and_push(X_fwd)[1], X)
-        psi_yinv, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False)
+            if X.requires_grad:
+                psi_x, X_fwd = D._value_and_push(X, params=p_D)
+                psi_yinv, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False, params=p_D)
+            else:
+                # ψ_θ and ∇ψ_θ at X and at ∇ψ_ω(Y) in one pass over both batches (X is data: the
+                # input gradient of ψ_θ(X) is not needed, so value_input_grad=False fits both halves)
+                n = X.shape[0]
+                value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, params=p_D)
+                psi_x, psi_yinv, X_fwd, Y_cyc = value[:n], value[n:], push[:n], push[n:]
+            cycle_x = _sq_mean(D_conj._value_and_push(X_fwd, params=p_C)[1], X)
         cycle_y = _sq_mean(Y_cyc, Y)
         Y_inv_d = Y_inv.detach()
     else:
@@ -195,12 +205,22 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
 
 def _make_optimizer(net, lr, betas, weight_decay, kind: str = "adam"):
     params = [p for p in net.parameters() if p.requires_grad]
-    # foreach: multi-tensor kernels, bitwise the same updates as the per-parameter loop
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
+        # fused: one kernel per parameter for the whole update (same formula; float rounding may
+        # differ from the per-operation implementation in the last bits); foreach where unsupported
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+        except (RuntimeError, ValueError):
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
     if kind == "adamax":
         return torch.optim.Adamax(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
     raise ValueError(f"optimizer must be 'adam' or 'adamax', got {kind!r}")
+
+
+def _implementation(opt) -> dict:
+    """The ``fused`` / ``foreach`` flags an optimiser was built with (kept across ``load_state_dict``)."""
+    g = opt.param_groups[0]
+    return {"fused": g.get("fused"), "foreach": g.get("foreach")}
 
 
 def _sample_checked(sampler, n: int, net, role: str) -> torch.Tensor:
@@ -357,11 +377,11 @@ class W2GNTrainer:
         self.D.load_state_dict(state["D"])
         self.D_conj.load_state_dict(state["D_conj"])
         self.set_config(W2GNConfig.from_dict(state["config"]))
-        self.opt.load_state_dict(state["opt"])
-        self.opt_conj.load_state_dict(state["opt_conj"])
-        for opt in (self.opt, self.opt_conj):
+        for opt, saved in ((self.opt, state["opt"]), (self.opt_conj, state["opt_conj"])):
+            impl = _implementation(opt)
+            opt.load_state_dict(saved)
             for group in opt.param_groups:
-                group["foreach"] = True
+                group.update(impl)
         self.iteration = int(state["iteration"])
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
         self._seeded = True

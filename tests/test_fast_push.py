@@ -50,15 +50,22 @@ def test_hand_written_backward_equals_autograd(activation, hidden, rank, value_i
         torch.testing.assert_close(zero if g is None else g, zero if g_ref is None else g_ref, rtol=1e-9, atol=1e-12)
 
 
-def test_hand_written_backward_with_dropout_masks():
-    net = net_of([16, 12, 8], 2, "celu", dropout=0.3)
+@pytest.mark.parametrize("dropout,kind", [(0.3, "dense"), (0.05, "sparse")])
+def test_hand_written_backward_with_dropout_masks(dropout, kind):
+    """Dense masks, and the sparse form (1/keep folded into the parameters, a few units zeroed)
+    used when few drops are expected, against autograd through the same dense masks."""
+    net = net_of([16, 12, 8], 2, "celu", dropout=dropout)
     net.train()
     x = torch.randn(9, 3, dtype=torch.float64, requires_grad=True)
     params = [*net.parameters(), x]
     torch.manual_seed(5)
+    draw = net._draw(x)
+    assert draw[0] == kind and (kind == "dense" or draw[1].numel() > 5)
+    torch.manual_seed(5)
     v, p = net.value_and_push(x)
     torch.manual_seed(5)
     v_ref, p_ref = net._run(x, need_grad=True)  # the same masks: same draws in the same order
+    torch.testing.assert_close(v, v_ref)
     torch.testing.assert_close(p, p_ref)
     g = grads_of((v ** 2).sum() + (p ** 3).sum(), params)
     g_ref = grads_of((v_ref ** 2).sum() + (p_ref ** 3).sum(), params)
