@@ -103,6 +103,12 @@ class _Drop:
         return self.mul_(t.clone()) if self.rows is not None else t
 
 
+class _Params(list):
+    """``DenseICNN._fast_params()``: a list that can also carry its dropout-scaled version."""
+
+    scaled = None
+
+
 class _DenseValuePush(torch.autograd.Function):
     """ψ(x) and ∇ψ(x) of a :class:`DenseICNN` with a hand-written backward pass.
 
@@ -652,13 +658,15 @@ class DenseICNN(ICNN):
         if scale is not None:
             # sparse dropout: the factor 1/keep of every kept unit folded into the parameters
             # (q_k·s = Σ(√s·S)² + s·L + s·b and (z Vᵀ)·s = z (s·V)ᵀ), the masks only zero the dropped units;
-            # scaled once for a ``params`` list shared by several calls
-            cached = self.__dict__.get("_scaled")
-            if cached is not None and cached[0] is params and cached[1] == scale:
-                params = cached[2]
+            # scaled once for a ``params`` list shared by several calls (cached on that list, which
+            # lives for one step: nothing with a graph is kept on the module)
+            cached = getattr(params, "scaled", None)
+            if cached is not None and cached[0] == scale:
+                params = cached[1]
             else:
                 scaled = self._scaled_params(params, scale)
-                self.__dict__["_scaled"] = (params, scale, scaled)
+                if isinstance(params, _Params):
+                    params.scaled = (scale, scaled)
                 params = scaled
         out = _DenseValuePush.apply(meta, masks, x, *params)
         return (out[0], out[1]) if need_push else (out, None)
@@ -666,8 +674,8 @@ class DenseICNN(ICNN):
     def _fast_params(self) -> list[torch.Tensor]:
         """``[F, w_out, b, V_2 … V_L]`` as used by :class:`_DenseValuePush` (``F`` from
         :meth:`_fused_weight`, ``b`` from :meth:`_bias`)."""
-        return [self._fused_weight(), self.final_layer.weight, self._bias(),
-                *[seq[0].weight for seq in self.convex_layers]]
+        return _Params([self._fused_weight(), self.final_layer.weight, self._bias(),
+                        *[seq[0].weight for seq in self.convex_layers]])
 
     def _scaled_params(self, params: list, s: float) -> list:
         """``_fast_params`` of the net whose every hidden unit is multiplied by ``s``: the quadratic

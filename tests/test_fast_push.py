@@ -159,3 +159,21 @@ def test_compile_option_falls_back_to_eager_with_one_warning(monkeypatch):
     assert l_comp == l_eager
     for a, b in zip([*D.parameters(), *Dc.parameters()], [*nets[0].parameters(), *nets[1].parameters()]):
         assert torch.equal(a, b)
+
+
+def test_nets_stay_deep_copyable_after_training_steps():
+    """Nothing with an autograd graph is left on the module (the notebooks deep-copy pretrained
+    nets), also with the sparse dropout path."""
+    import copy
+
+    from src.w2gn import W2GNConfig, train
+    from src.distributions import StandardNormalSampler
+
+    D = DenseICNN(2, [16, 16], rank=2, dropout=1e-5)
+    Dc = DenseICNN(2, [16, 16], rank=2, dropout=1e-5)
+    train(D, Dc, StandardNormalSampler(2, seed=0), StandardNormalSampler(2, seed=1),
+          W2GNConfig(batch_size=64, iterations=3, progress=False))
+    D2 = copy.deepcopy(D)
+    D.eval(), D2.eval()
+    x = torch.randn(5, 2)
+    torch.testing.assert_close(D2.push_nograd(x), D.push_nograd(x))
