@@ -96,7 +96,6 @@ class ToyConfig(ExperimentConfig):
     iterations: int = 30_000
     iterations_many_modes: int = 100_000   # for TOY_MANY_MODES (49 and 100 Gaussians)
     iterations_per_target: dict = field(default_factory=dict)  # overrides, e.g. {"100g": 8000}
-    lambda_per_target: dict = field(default_factory=dict)      # λ overrides, e.g. {"100g": 3.0}
     final_fraction: float = 0.0            # the last fraction of each run's steps uses final_lr
     final_lr: float = 2e-4                 # (cpu profile only: the paper keeps lr constant)
     log_every: int = 500
@@ -114,10 +113,6 @@ class ToyConfig(ExperimentConfig):
             return int(self.iterations_per_target[target])
         return self.iterations_many_modes if target in TOY_MANY_MODES else self.iterations
 
-    def lambda_for(self, target: str) -> float:
-        """λ (cycle weight) for ``target``."""
-        return float(self.lambda_per_target.get(target, self.lambda_cycle))
-
     def schedule_for(self, target: str) -> list:
         """``[(steps, lr), ...]`` phases of the run on ``target`` (one phase unless
         ``final_fraction`` > 0)."""
@@ -132,14 +127,12 @@ class ToyConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # batch 256 (~6.5 ms a step on one core vs ~23 ms at 1024): more, cheaper steps; the last
+        # batch 256 (7.5 ms a step on 2 cores vs 21 ms at 1024): more, cheaper steps; the last
         # 40 % at lr 2e-4 settle the map (at lr 1e-3 whole rows of the 100-Gaussian grid keep
-        # drifting in and out of coverage). 100 Gaussians: λ = 3 instead of the paper's 1 — with
-        # λ = 1 the central mode 57 ends these 40k steps at 14-20 % of its share (dropped or
-        # borderline in four runs); λ = 3 kept every mode above 23 % through the last 16k steps.
+        # drifting in and out of coverage)
         return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256,
                    batch_size=256, iterations=4000, iterations_many_modes=12_000,
-                   iterations_per_target={"100g": 40_000}, lambda_per_target={"100g": 3.0},
+                   iterations_per_target={"100g": 40_000},
                    final_fraction=0.4, final_lr=2e-4,
                    log_every=50, eval_every=500, n_eval=2000, n_plot=2000)
 
