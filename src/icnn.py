@@ -112,7 +112,7 @@ class _Params(list):
 class _DenseValuePush(torch.autograd.Function):
     """ψ(x) and ∇ψ(x) of a :class:`DenseICNN` with a hand-written backward pass.
 
-    Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push,
+    Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push, const_rows,
     compiled)``, ``masks`` (``None`` or ``(mq, [None, mc_2, …, mc_L])``, :class:`_Drop` masks of
     the quadratic outputs of all layers ``[N, T]`` and of the convex products), ``x [N, D]``,
     ``F [D, (r+1)·T]`` (fused weights, T = Σ h_k, see ``DenseICNN._fast_params``), ``w [1, h_L]``,
@@ -208,7 +208,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
         Us[k] = U
     if masks is not None:
         masks[0].mul_(CL)
-    _mul_into(C[..., :r * T].view(*lead, n, r, T), S, (2.0 * CL).unsqueeze(-2), meta[6])
+    _mul_into(C[..., :r * T].view(*lead, n, r, T), S, (2.0 * CL).unsqueeze(-2), meta[-1])
     push = None
     if need_push:
         push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
@@ -243,7 +243,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         for j in range(1, r):
             sd.addcmul_(S[..., j, :], dCS[..., j, :])
         Ubar_all = torch.add(dC[..., r * T:], sd, alpha=2.0)
-        _mul_into(HS, dCS, (2.0 * CL).unsqueeze(-2), meta[6])
+        _mul_into(HS, dCS, (2.0 * CL).unsqueeze(-2), meta[-1])
         if masks is not None:
             masks[0].mul_(Ubar_all)
         Pbar = [None] * L
@@ -303,13 +303,20 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         dF = _mm_acc(dF, x.mT, Hbar)
     dx = None
     if needs_dx:
-        dx = Hbar @ Fw.mT if Gp is not None else torch.zeros_like(x)
-        if Gp is not None and sc:
-            dx.add_(Gp, alpha=sc)
+        # rows before ``const_rows`` are constants (data): their input gradient is left at zero
+        c0 = meta[6]
+        if Gp is not None:
+            dx = Hbar[..., c0:, :] @ Fw.mT
+            if sc:
+                dx.add_(Gp[..., c0:, :], alpha=sc)
+        else:
+            dx = torch.zeros_like(x[..., c0:, :])
         if Gv is not None and value_input_grad:
             if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
                 push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
-            dx.addcmul_(Gv, push)
+            dx.addcmul_(Gv[..., c0:, :], push[..., c0:, :])
+        if c0:
+            dx = torch.cat([torch.zeros_like(x[..., :c0, :]), dx], dim=-2)
     return (dx, dF, dw, db, *dV)
 
 
@@ -624,7 +631,7 @@ class DenseICNN(ICNN):
         return value, grad
 
     def _value_and_push(self, x: torch.Tensor, value_input_grad: bool = True,
-                        need_push: bool = True, params: list | None = None,
+                        need_push: bool = True, params: list | None = None, const_rows: int = 0,
                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """ψ(x) and ∇ψ(x) with a hand-written backward pass (:class:`_DenseValuePush`).
 
@@ -635,13 +642,15 @@ class DenseICNN(ICNN):
             need_push: ``False`` returns ``(ψ(x), None)`` without the final product for ∇ψ.
             params: ``self._fast_params()``, when the caller already has them (one fused weight
                 shared by several calls in a step).
+            const_rows: the first ``const_rows`` rows of ``x`` are treated as constants (data
+                batched with differentiable rows): no input gradient is computed for them.
 
         The result is differentiable once (enough for any loss on ψ and ∇ψ); for higher
         derivatives use :meth:`forward` / :meth:`push_autograd`.
         """
         self._check_input(x)
         meta = (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
-                value_input_grad, need_push, bool(self.__dict__.get("compile", False)))
+                value_input_grad, need_push, int(const_rows), bool(self.__dict__.get("compile", False)))
         if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in self.parameters())):
             with torch.no_grad():
                 if not need_push:

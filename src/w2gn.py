@@ -172,7 +172,8 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
                 # ψ_θ and ∇ψ_θ at X and at ∇ψ_ω(Y) in one pass over both batches (X is data: the
                 # input gradient of ψ_θ(X) is not needed, so value_input_grad=False fits both halves)
                 n = X.shape[0]
-                value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, params=p_D)
+                value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, params=p_D,
+                                                const_rows=n)
                 psi_x, psi_yinv, X_fwd, Y_cyc = value[:n], value[n:], push[:n], push[n:]
             cycle_x = _sq_mean(D_conj._value_and_push(X_fwd, params=p_C)[1], X)
         cycle_y = _sq_mean(Y_cyc, Y)

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -8,6 +9,15 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("W2GN_SHARED", ROOT.parent / "shared"))
+
+
+def load_script(relative: str):
+    """Import a script of the repository (benchmarks/, scripts/) as a module."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(autouse=True)

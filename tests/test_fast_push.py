@@ -1,14 +1,10 @@
 """The hand-written backward pass of DenseICNN (value_and_push / push) and the speed benchmark's
 reference pattern agree with plain autograd."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
+from conftest import load_script
 from src.icnn import DenseICNN, init_normal_
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def net_of(hidden, rank, activation, dropout=0.0, sc=1e-2, dim=3, scale=1.0):
@@ -110,15 +106,8 @@ def test_sparse_dropout_masks_have_bernoulli_statistics():
     assert net._draw_masks(x) is None
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("step_speed", ROOT / "benchmarks" / "step_speed.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_benchmark_reference_pattern_agrees_with_ours():
-    bench = _load_benchmark()
+    bench = load_script("benchmarks/step_speed.py")
     specs = bench.configs([2, 16])
     for spec in specs:
         loss64, grad64, loss32, _, _ = bench.check(spec)
@@ -177,3 +166,18 @@ def test_nets_stay_deep_copyable_after_training_steps():
     D.eval(), D2.eval()
     x = torch.randn(5, 2)
     torch.testing.assert_close(D2.push_nograd(x), D.push_nograd(x))
+
+
+def test_const_rows_skip_only_the_input_gradient_of_those_rows():
+    net = net_of([16, 12, 8], 2, "celu")
+    x = torch.randn(10, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(10, 3, dtype=torch.float64)
+    grads = []
+    for const_rows in (0, 4):
+        v, p = net._value_and_push(x, value_input_grad=False, const_rows=const_rows)
+        grads.append(grads_of((v ** 2).sum() + (p * b).sum(), [x, *net.parameters()]))
+    full, part = grads
+    torch.testing.assert_close(part[0][4:], full[0][4:])
+    assert torch.count_nonzero(part[0][:4]) == 0
+    for g, h in zip(full[1:], part[1:]):
+        torch.testing.assert_close(g, h)
