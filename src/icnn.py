@@ -18,6 +18,7 @@ falling back to eager with one warning if compilation fails.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Sequence
@@ -65,13 +66,20 @@ def _mm_acc(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0
     return torch.baddbmm(c, a, b, beta=beta)
 
 
-def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, functional: bool) -> None:
-    """``out[...] = a·b`` (``out`` a strided view): ``torch.mul(out=)`` eagerly, a copy when
-    compiled (Dynamo does not trace ``out=`` into non-contiguous tensors)."""
+def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, functional: bool, value: float = 1.0) -> None:
+    """``out[...] = value·a·b`` (``out`` a strided view) in one pass without temporaries
+    (``addcmul`` onto a zero scalar) eagerly; a copy when compiled (Dynamo does not trace
+    ``out=`` into non-contiguous tensors)."""
     if functional:
-        out.copy_(a * b)
+        out.copy_(a * b * value)
     else:
-        torch.mul(a, b, out=out)
+        torch.addcmul(_zero(a.dtype, a.device), a, b, value=value, out=out)
+
+
+@functools.lru_cache(maxsize=None)
+def _zero(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A shared 0-dim zero (a read-only operand)."""
+    return torch.zeros((), dtype=dtype, device=device)
 
 
 class _Drop:
@@ -208,7 +216,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
         Us[k] = U
     if masks is not None:
         masks[0].mul_(CL)
-    _mul_into(C[..., :r * T].view(*lead, n, r, T), S, (2.0 * CL).unsqueeze(-2), meta[-1])
+    _mul_into(C[..., :r * T].view(*lead, n, r, T), S, CL.unsqueeze(-2), meta[-1], value=2.0)
     push = None
     if need_push:
         push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
@@ -243,7 +251,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         for j in range(1, r):
             sd.addcmul_(S[..., j, :], dCS[..., j, :])
         Ubar_all = torch.add(dC[..., r * T:], sd, alpha=2.0)
-        _mul_into(HS, dCS, (2.0 * CL).unsqueeze(-2), meta[-1])
+        _mul_into(HS, dCS, CL.unsqueeze(-2), meta[-1], value=2.0)
         if masks is not None:
             masks[0].mul_(Ubar_all)
         Pbar = [None] * L
@@ -260,7 +268,8 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
                 # σ'': CELU exp(x)·[x ≤ 0] = σ'(x) − [x > 0] (sign/clamp: boolean masks are slow on
                 # CPU); softplus s(1 − s) (0 above the threshold)
                 if act == "celu":
-                    Pbar[k] = (Ubar * Gs[k]).mul_(d1 - torch.sign(Ps[k]).clamp_(min=0.0))
+                    pos = torch.sign(Ps[k]).clamp_(min=0.0)  # [P > 0]
+                    Pbar[k] = (Ubar * Gs[k]).mul_(pos.sub_(d1).neg_())
                 else:
                     Pbar[k] = (Ubar * Gs[k]).mul_(d1 * (1.0 - d1))
                 Gbar = Ubar * d1
@@ -282,7 +291,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
             HL.zero_()
         if masks is not None:
             masks[0].mul_(HL)
-        HS.addcmul_(S, (2.0 * HL).unsqueeze(-2))
+        HS.addcmul_(S, HL.unsqueeze(-2), value=2.0)
         # biases: Σ_n of q̄ (push part) + Gv·∂ψ/∂q (value part)
         db = (HL if Gv is None else torch.addcmul(HL, Gv, CL)).sum(dim=-2)
     else:
