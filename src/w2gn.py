@@ -63,11 +63,12 @@ class W2GNConfig:
         progress: show a tqdm progress bar.
         compile: opt-in; ``torch.compile`` the forward and backward passes of DenseICNN's
             hand-written value+push (same formulas; float rounding may differ in the last bits).
-            Each new batch shape / call kind compiles once (about 6 graphs, ~1.5 min with gcc on
-            the shared 2-core CPU); if compilation fails it warns once and runs eagerly. Off by
-            default: on this CPU the compiled step was about 2× SLOWER than the eager one
-            (toy configuration, see ``benchmarks/step_speed.py --compile``); meant for trying on
-            CUDA, where it is untested. Other nets ignore it.
+            Each new batch shape / call kind compiles once (a few graphs, ~0.5 min with gcc on
+            this 2-core CPU); if compilation fails it warns once and runs eagerly. Off by default:
+            on this CPU it was not faster than the eager passes (toy configuration 26.8 vs
+            24.3 ms per step; the toy's sparse dropout masks, whose number of dropped units
+            varies, also trigger recompilations), see ``benchmarks/step_speed.py --compile``;
+            meant for trying on CUDA, where it is untested. Other nets ignore it.
     """
 
     batch_size: int = 1024
