@@ -188,7 +188,7 @@ class GaussiansConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256), iterations=1500,
+        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256, 512), iterations=1500,
                    pretrain_iterations=1000, eval_every=250, n_eval=4096, scatter_dims=(2, 64, 256),
                    progress=False)
 
