@@ -36,6 +36,23 @@ def toy_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def gaussians_table(results: dict) -> str:
+    m = results["metrics"]
+    dims = list(m["l2_uvp"])
+    paper = results.get("paper_w2gn_l2_uvp", {})
+
+    def cell(v):
+        return "–" if v is None else (v if isinstance(v, str) else f"{v:.2f}")
+
+    rows = ["| D | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|",
+            "| ours (cpu), forward | " + " | ".join(cell(m["l2_uvp"][d]) for d in dims) + " |",
+            "| ours (cpu), inverse | " + " | ".join(cell(m["l2_uvp_inverse"][d]) for d in dims) + " |",
+            "| ours (cpu), seconds | " + " | ".join(f"{m['time_s'][d]:.0f}" for d in dims) + " |"]
+    if paper:
+        rows.append("| paper W2GN | " + " | ".join(cell(paper.get(d)) for d in dims) + " |")
+    return "\n".join(rows)
+
+
 def speed_table(results: dict) -> str:
     rows = ["| config | reference ms | ours ms | ratio | ref GFLOP | ours GFLOP |", "|---|---|---|---|---|---|"]
     for r in results["rows"]:
@@ -47,7 +64,7 @@ def speed_table(results: dict) -> str:
 
 def tables(root: Path = ROOT) -> dict[str, str]:
     out = {}
-    for name, fn in (("toy", toy_table), ("step_speed", speed_table)):
+    for name, fn in (("toy", toy_table), ("gaussians", gaussians_table), ("step_speed", speed_table)):
         path = root / "results" / f"{name}.json"
         if path.exists():
             out[name] = fn(json.loads(path.read_text()))
