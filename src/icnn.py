@@ -304,7 +304,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         db = (Gv * CL).sum(dim=-2) if Gv is not None else torch.zeros(CL.shape[-1], dtype=CL.dtype, device=CL.device)
     if Gv is not None:
         dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
-    db = db.reshape(saved_b_shape(lead, T))
+    db = db.reshape(_bias_shape(lead, T))
     # fused weights: xᵀ·H̄ (push part) + (Gp + Gv·x)ᵀ·C (push output and value)
     side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
     dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
@@ -329,7 +329,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
     return (dx, dF, dw, db, *dV)
 
 
-def saved_b_shape(lead, T) -> tuple:
+def _bias_shape(lead, T) -> tuple:
     """Shape of the bias argument: ``[T]``, or ``[B, 1, T]`` for batched nets."""
     return (*lead, 1, T) if lead else (T,)
 
