@@ -67,7 +67,7 @@ def _mm_acc(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0
 
 
 def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, functional: bool, value: float = 1.0) -> None:
-    """``out[...] = value·a·b`` (``out`` a strided view) in one pass without temporaries
+    """``out[...] = value·a·b`` (``out`` a strided view, possibly ``a`` itself) in one pass without temporaries
     (``addcmul`` onto a zero scalar) eagerly; a copy when compiled (Dynamo does not trace
     ``out=`` into non-contiguous tensors)."""
     if functional:
@@ -179,25 +179,27 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     lead, n = x.shape[:-2], x.shape[-2]
     H = x @ Fw
     S = H[..., :r * T].view(*lead, n, r, T)
-    q = torch.add(H[..., r * T:], b)
+    # q in place of H's linear block (only the S-blocks of H are needed again)
+    q = H[..., r * T:].add_(b)
     for j in range(r):
         q.addcmul_(S[..., j, :], S[..., j, :])
     if masks is not None:
         masks[0].mul_(q)
-    zs, Ps, d1s = [q[..., :blk[0][1]]], [None] * L, [None] * L
+    zs, d1s = [q[..., :blk[0][1]]], [None] * L
     for k in range(1, L):
         P = zs[-1] @ V[k - 1].mT
         if masks is not None:
             masks[1][k].mul_(P)
         P.add_(q[..., blk[k][0]:blk[k][1]])
-        Ps[k] = P
         if act == "celu":
-            # σ'(P) = exp(min(P, 0)) is needed anyway; celu(P) = (σ'(P) − 1) + max(P, 0) from it
-            d1s[k] = torch.exp(P.clamp(max=0.0))
-            zs.append(torch.sub(d1s[k], 1.0).add_(P.clamp(min=0.0)))
+            # z = celu(P) in place of P; σ'(P) = exp(min(P, 0)) = min(z + 1, 1) from it (P itself is
+            # not kept: σ'' needs only [P > 0] = [z > 0])
+            z = F.celu(P, inplace=True)
+            d1s[k] = torch.add(z, 1.0).clamp_(max=1.0)
         else:
             d1s[k] = _activation_grad(act, P)
-            zs.append(F.softplus(P))
+            z = F.softplus(P)
+        zs.append(z)
     value = zs[-1] @ w.mT
     if sc:
         value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
@@ -208,19 +210,27 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     Gs, Us = [None] * L, [None] * L
     for k in range(L - 1, -1, -1):
         Gs[k] = G
-        U = G * d1s[k] if k > 0 else G
-        CL[..., blk[k][0]:blk[k][1]].copy_(U)
+        CLk = CL[..., blk[k][0]:blk[k][1]]
+        if k == 0:
+            CLk.copy_(G)
+        elif masks is None:  # no dropout: U is C's column block, written there directly
+            U = CLk.copy_(G * d1s[k]) if meta[-1] else torch.mul(G, d1s[k], out=CLk)
+        else:
+            U = G * d1s[k]
+            CLk.copy_(U)
+            U = masks[1][k].mul_(U)  # U itself is not needed again
         if k > 0:
-            U = masks[1][k].mul_(U) if masks is not None else U  # U itself is not needed again
             G = U @ V[k - 1]
-        Us[k] = U
+            Us[k] = U
+        else:
+            Us[k] = G
     if masks is not None:
         masks[0].mul_(CL)
     _mul_into(C[..., :r * T].view(*lead, n, r, T), S, CL.unsqueeze(-2), meta[-1], value=2.0)
     push = None
     if need_push:
         push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
-    saved = (x, Fw, w, H, C, push if need_push else H, *V, *zs, *Ps[1:], *Gs, *Us, *d1s[1:])
+    saved = (x, Fw, w, H, C, push if need_push else H, *V, *zs, *Gs, *Us, *d1s[1:])
     return value, push, saved
 
 
@@ -233,7 +243,6 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
     i = 6
     V = saved[i:i + L - 1]; i += L - 1
     zs = saved[i:i + L]; i += L
-    Ps = (None,) + saved[i:i + L - 1]; i += L - 1
     Gs = saved[i:i + L]; i += L
     Us = saved[i:i + L]; i += L
     d1s = (None,) + saved[i:i + L - 1]
@@ -242,19 +251,17 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
     CL = C[..., r * T:]
     dV = [None] * (L - 1)
     if Gp is not None:
-        Hbar = torch.empty_like(H)
-        HS, HL = Hbar[..., :r * T].view(*lead, n, r, T), Hbar[..., r * T:]
-        # reverse of the transposed recursion, k = 1 … L (the S-columns for all layers at once)
+        # dC = ∂L/∂C, and in its buffer, step by step: Ū (L-block), then H̄ = [H̄_S | q̄] (= ∂L/∂H)
         dC = Gp @ Fw
         dCS = dC[..., :r * T].view(*lead, n, r, T)
-        sd = S[..., 0, :] * dCS[..., 0, :]
-        for j in range(1, r):
-            sd.addcmul_(S[..., j, :], dCS[..., j, :])
-        Ubar_all = torch.add(dC[..., r * T:], sd, alpha=2.0)
-        _mul_into(HS, dCS, CL.unsqueeze(-2), meta[-1], value=2.0)
+        Ubar_all = dC[..., r * T:]
+        for j in range(r):  # Ū = dC_L + 2 Σ_j S_j·dC_Sj (all layers)
+            Ubar_all.addcmul_(S[..., j, :], dCS[..., j, :], value=2.0)
+        # H̄_S = 2·dC_S·GQ (+ 2·S·q̄ below), in place of dC_S
+        _mul_into(dCS, dCS, CL.unsqueeze(-2), meta[-1], value=2.0)
         if masks is not None:
             masks[0].mul_(Ubar_all)
-        Pbar = [None] * L
+        # reverse of the transposed recursion, k = 1 … L: P̄_k in place of Ū_k
         Gbar = None
         for k in range(L):
             Ubar = Ubar_all[..., blk[k][0]:blk[k][1]]
@@ -265,35 +272,40 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
                 Ubar.add_(t)
                 dV[k - 1] = Us[k].mT @ Gbar
                 d1 = d1s[k]
-                # σ'': CELU exp(x)·[x ≤ 0] = σ'(x) − [x > 0] (sign/clamp: boolean masks are slow on
-                # CPU); softplus s(1 − s) (0 above the threshold)
-                if act == "celu":
-                    pos = torch.sign(Ps[k]).clamp_(min=0.0)  # [P > 0]
-                    Pbar[k] = (Ubar * Gs[k]).mul_(pos.sub_(d1).neg_())
-                else:
-                    Pbar[k] = (Ubar * Gs[k]).mul_(d1 * (1.0 - d1))
                 Gbar = Ubar * d1
+                # σ'': CELU exp(x)·[x ≤ 0] = σ'(x) − [x > 0] ([x > 0] = [celu(x) > 0]; sign/clamp:
+                # boolean masks are slow on CPU); softplus s(1 − s) (0 above the threshold)
+                if act == "celu":
+                    pos = torch.sign(zs[k]).clamp_(min=0.0)  # [P > 0]
+                    Ubar.mul_(Gs[k]).mul_(pos.sub_(d1).neg_())
+                else:
+                    Ubar.mul_(Gs[k]).mul_(d1 * (1.0 - d1))
             else:
                 Gbar = Ubar
         dw = Gbar.sum(dim=-2, keepdim=True)
-        # reverse of the forward chain, k = L … 1; q̄_k into the L-columns of H̄
+        # reverse of the forward chain, k = L … 1: q̄_k (= P̄_k + z̄_k·σ'(P_k)) in the L-columns
+        HL = Ubar_all
         zbar = None
         for k in range(L - 1, 0, -1):
-            Pt = Pbar[k] if zbar is None else Pbar[k].addcmul_(zbar, d1s[k])
+            Pt = HL[..., blk[k][0]:blk[k][1]]
+            if zbar is not None:
+                Pt.addcmul_(zbar, d1s[k])
             cbar = masks[1][k].mul(Pt) if masks is not None else Pt
             cv = cbar if Gv is None else cbar + Gv * Us[k]
             dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
             zbar = cbar @ V[k - 1]
-            HL[..., blk[k][0]:blk[k][1]].copy_(Pt)
         if zbar is not None:
             HL[..., blk[0][0]:blk[0][1]].copy_(zbar)
         else:  # a single hidden layer: no forward-chain adjoint
             HL.zero_()
         if masks is not None:
             masks[0].mul_(HL)
-        HS.addcmul_(S, HL.unsqueeze(-2), value=2.0)
-        # biases: Σ_n of q̄ (push part) + Gv·∂ψ/∂q (value part)
-        db = (HL if Gv is None else torch.addcmul(HL, Gv, CL)).sum(dim=-2)
+        dCS.addcmul_(S, HL.unsqueeze(-2), value=2.0)
+        Hbar = dC
+        # biases: Σ_n of q̄ (push part) + Gvᵀ·∂ψ/∂q (value part)
+        db = HL.sum(dim=-2, keepdim=True)
+        if Gv is not None:
+            db = _mm_acc(db, Gv.mT, CL)
     else:
         Hbar = None
         dw = torch.zeros_like(w)
