@@ -121,7 +121,7 @@ class _DenseValuePush(torch.autograd.Function):
     """ψ(x) and ∇ψ(x) of a :class:`DenseICNN` with a hand-written backward pass.
 
     Inputs: ``meta = (hidden, rank, activation, strong_convexity, value_input_grad, need_push, const_rows,
-    compiled)``, ``masks`` (``None`` or ``(mq, [None, mc_2, …, mc_L])``, :class:`_Drop` masks of
+    need_value, compiled)``, ``masks`` (``None`` or ``(mq, [None, mc_2, …, mc_L])``, :class:`_Drop` masks of
     the quadratic outputs of all layers ``[N, T]`` and of the convex products), ``x [N, D]``,
     ``F [D, (r+1)·T]`` (fused weights, T = Σ h_k, see ``DenseICNN._fast_params``), ``w [1, h_L]``,
     ``b [T]`` (all biases), convex weights ``V_k [h_k, h_{k−1}]``. With a leading dimension on every
@@ -148,16 +148,16 @@ class _DenseValuePush(torch.autograd.Function):
         ctx.meta, ctx.masks = meta, masks
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*saved)
-        if meta[5]:
+        if meta[5] and meta[7]:
             return value, push
-        return value
+        return push if meta[5] else value
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grads):
-        need_push = ctx.meta[5]
-        Gv = grads[0]
-        Gp = grads[1] if need_push else None
+        need_push, need_value = ctx.meta[5], ctx.meta[7]
+        Gv = grads[0] if need_value else None
+        Gp = grads[-1] if need_push else None
         grads = _kernels(ctx.meta[-1])[1](ctx.meta, ctx.masks, ctx.needs_input_grad[2], ctx.saved_tensors, Gv, Gp)
         return (None, None, *grads)
 
@@ -172,7 +172,7 @@ def _blocks(hidden) -> list[tuple[int, int]]:
 
 
 def _vp_forward(meta, masks, x, Fw, w, b, *V):
-    """Forward of :class:`_DenseValuePush`: ``(ψ, ∇ψ or None, tensors saved for backward)``."""
+    """Forward of :class:`_DenseValuePush`: ``(ψ or None, ∇ψ or None, tensors saved for backward)``."""
     hidden, r, act, sc, value_input_grad, need_push = meta[:6]
     L, T = len(hidden), sum(hidden)
     blk = _blocks(hidden)
@@ -200,19 +200,23 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
             d1s[k] = _activation_grad(act, P)
             z = F.softplus(P)
         zs.append(z)
-    value = zs[-1] @ w.mT
-    if sc:
-        value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
+    value = None
+    if meta[7]:
+        value = zs[-1] @ w.mT
+        if sc:
+            value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
     # transposed recursion: GQ = ∂ψ/∂q into the L-columns of C, then the S-columns for all layers
     C = torch.empty_like(H)
     CL = C[..., r * T:]
+    direct = not lead and not meta[-1]  # products written into strided blocks (out=): 2-D, eager
     G = w.expand(*lead, n, w.shape[-1])
     Gs, Us = [None] * L, [None] * L
     for k in range(L - 1, -1, -1):
         Gs[k] = G
         CLk = CL[..., blk[k][0]:blk[k][1]]
         if k == 0:
-            CLk.copy_(G)
+            if G.data_ptr() != CLk.data_ptr():
+                CLk.copy_(G)
         elif masks is None:  # no dropout: U is C's column block, written there directly
             U = CLk.copy_(G * d1s[k]) if meta[-1] else torch.mul(G, d1s[k], out=CLk)
         else:
@@ -220,7 +224,10 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
             CLk.copy_(U)
             U = masks[1][k].mul_(U)  # U itself is not needed again
         if k > 0:
-            G = U @ V[k - 1]
+            if k == 1 and direct:  # layer 1's G straight into its column block of C
+                G = torch.mm(U, V[0], out=CL[..., blk[0][0]:blk[0][1]])
+            else:
+                G = U @ V[k - 1]
             Us[k] = U
         else:
             Us[k] = G
@@ -293,9 +300,13 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
             cbar = masks[1][k].mul(Pt) if masks is not None else Pt
             cv = cbar if Gv is None else cbar + Gv * Us[k]
             dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
-            zbar = cbar @ V[k - 1]
+            if k == 1 and not lead and not meta[-1]:  # z̄_1 straight into its column block
+                zbar = torch.mm(cbar, V[0], out=HL[..., blk[0][0]:blk[0][1]])
+            else:
+                zbar = cbar @ V[k - 1]
         if zbar is not None:
-            HL[..., blk[0][0]:blk[0][1]].copy_(zbar)
+            if zbar.data_ptr() != HL.data_ptr():
+                HL[..., blk[0][0]:blk[0][1]].copy_(zbar)
         else:  # a single hidden layer: no forward-chain adjoint
             HL.zero_()
         if masks is not None:
@@ -653,7 +664,7 @@ class DenseICNN(ICNN):
 
     def _value_and_push(self, x: torch.Tensor, value_input_grad: bool = True,
                         need_push: bool = True, params: list | None = None, const_rows: int = 0,
-                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                        need_value: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """ψ(x) and ∇ψ(x) with a hand-written backward pass (:class:`_DenseValuePush`).
 
         Args:
@@ -661,6 +672,7 @@ class DenseICNN(ICNN):
                 ψ were evaluated at ``x.detach()``, while ∇ψ(x) stays differentiable in ``x``;
                 W2GN uses this for ψ_θ(∇ψ_ω(y)) and the cycle term from one pass).
             need_push: ``False`` returns ``(ψ(x), None)`` without the final product for ∇ψ.
+            need_value: ``False`` returns ``(None, ∇ψ(x))`` without computing ψ(x).
             params: ``self._fast_params()``, when the caller already has them (one fused weight
                 shared by several calls in a step).
             const_rows: the first ``const_rows`` rows of ``x`` are treated as constants (data
@@ -671,7 +683,9 @@ class DenseICNN(ICNN):
         """
         self._check_input(x)
         meta = (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
-                value_input_grad, need_push, int(const_rows), bool(self.__dict__.get("compile", False)))
+                value_input_grad, need_push, int(const_rows), need_value, bool(self.__dict__.get("compile", False)))
+        if not (need_push or need_value):
+            raise ValueError("_value_and_push: nothing to compute (need_push and need_value are both False)")
         if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in self.parameters())):
             with torch.no_grad():
                 if not need_push:
@@ -699,7 +713,9 @@ class DenseICNN(ICNN):
                     params.scaled = (scale, scaled)
                 params = scaled
         out = _DenseValuePush.apply(meta, masks, x, *params)
-        return (out[0], out[1]) if need_push else (out, None)
+        if need_push and need_value:
+            return out[0], out[1]
+        return (None, out) if need_push else (out, None)
 
     def _fast_params(self) -> list[torch.Tensor]:
         """``[F, w_out, b, V_2 … V_L]`` as used by :class:`_DenseValuePush` (``F`` from

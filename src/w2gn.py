@@ -161,7 +161,7 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
         # ∇ψ_θ(∇ψ_ω(Y)), with its gradient kept out of ∇ψ_ω(Y) (= evaluating it at the detached Y_inv).
         # Each net's fused weight is assembled once per step.
         p_D, p_C = D._fast_params(), D_conj._fast_params()
-        Y_inv = D_conj._value_and_push(Y, params=p_C)[1]      # ∇ψ_ω(Y), graph to ω (for the cycle term)
+        Y_inv = D_conj._value_and_push(Y, params=p_C, need_value=False)[1]  # ∇ψ_ω(Y), graph to ω (cycle term)
         if cycle == "inverse":
             psi_x = D._value_and_push(X, need_push=False, params=p_D)[0]
             psi_yinv, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False, params=p_D)
@@ -177,7 +177,7 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
                 value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, params=p_D,
                                                 const_rows=n)
                 psi_x, psi_yinv, X_fwd, Y_cyc = value[:n], value[n:], push[:n], push[n:]
-            cycle_x = _sq_mean(D_conj._value_and_push(X_fwd, params=p_C)[1], X)
+            cycle_x = _sq_mean(D_conj._value_and_push(X_fwd, params=p_C, need_value=False)[1], X)
         cycle_y = _sq_mean(Y_cyc, Y)
         Y_inv_d = Y_inv.detach()
     else:
