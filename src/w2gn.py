@@ -118,7 +118,8 @@ class W2GNConfig:
 
 
 def _sq_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return ((a - b) ** 2).mean()
+    """mean((a − b)²) over all elements (one autograd node)."""
+    return torch.nn.functional.mse_loss(a, b)
 
 
 class _L1(torch.autograd.Function):
@@ -359,8 +360,9 @@ class W2GNTrainer:
             if isinstance(net, DenseICNN) and net.__dict__.get("compile", False) != c.compile:
                 net.__dict__["compile"] = bool(c.compile)  # plain attribute read by _value_and_push
         losses = w2gn_losses(self.D, self.D_conj, X, Y, c.lambda_cycle, c.cycle, c.l1)
-        if not torch.isfinite(losses["loss"]):
-            raise NonFiniteLossError(self._nonfinite_message(X, Y, losses["loss"].item()))
+        loss_value = losses["loss"].item()  # a host sync on CUDA (as any finiteness check)
+        if not math.isfinite(loss_value):
+            raise NonFiniteLossError(self._nonfinite_message(X, Y, loss_value))
         _zero_grad(self.opt)
         _zero_grad(self.opt_conj)
         losses["loss"].backward()

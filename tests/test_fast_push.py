@@ -181,3 +181,23 @@ def test_const_rows_skip_only_the_input_gradient_of_those_rows():
     assert torch.count_nonzero(part[0][:4]) == 0
     for g, h in zip(full[1:], part[1:]):
         torch.testing.assert_close(g, h)
+
+
+@pytest.mark.parametrize("activation", ["celu", "softplus"])
+def test_push_only_pass_equals_the_full_pass(activation):
+    """``need_value=False`` (what W2GN uses where ψ itself is not needed) gives the same ∇ψ and the
+    same gradients as the pass that also computes ψ."""
+    torch.manual_seed(1)
+    net = net_of([9, 7, 5], 2, activation)
+    x = torch.randn(11, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(11, 3, dtype=torch.float64)
+    v, p = net._value_and_push(x, need_value=False)
+    assert v is None
+    p_ref = net._value_and_push(x)[1]
+    torch.testing.assert_close(p, p_ref)
+    params = [*net.parameters(), x]
+    for g, g_ref in zip(grads_of((p * b).sum() + (p ** 2).sum(), params),
+                        grads_of((p_ref * b).sum() + (p_ref ** 2).sum(), params)):
+        torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="nothing to compute"):
+        net._value_and_push(x, need_push=False, need_value=False)

@@ -237,3 +237,33 @@ def test_trainer_step_equals_hand_written_step():
         D2.convexify(), Dc2.convexify()
     for a, b in zip([*D.parameters(), *Dc.parameters()], [*D2.parameters(), *Dc2.parameters()]):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
+    """The trainer's direct call of the fused Adam kernel makes exactly ``opt.step()``'s update;
+    optimisers it cannot mirror (AMSGrad, step hooks) go through ``opt.step()`` itself."""
+    from src.w2gn import _fused_adam_step
+
+    def run(direct, amsgrad=False, hook=False):
+        torch.manual_seed(0)
+        net = torch.nn.Linear(5, 3)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2, betas=(0.8, 0.99), fused=True, amsgrad=amsgrad)
+        calls = []
+        if hook:
+            opt.register_step_post_hook(lambda *args: calls.append(1))
+        for _ in range(4):
+            loss = net(torch.randn(7, 5)).pow(2).sum()
+            opt.zero_grad()
+            loss.backward()
+            _fused_adam_step(opt) if direct else opt.step()
+        return [p.detach().clone() for p in net.parameters()], opt, calls
+
+    for amsgrad in (False, True):
+        ref, _, _ = run(False, amsgrad)
+        fast, opt, _ = run(True, amsgrad)
+        for a, b in zip(ref, fast):
+            assert torch.equal(a, b)
+        assert [s["step"].item() for s in opt.state.values()] == [4.0, 4.0]
+        assert all(("max_exp_avg_sq" in s) == amsgrad for s in opt.state.values())
+    _, _, calls = run(True, hook=True)
+    assert len(calls) == 4  # the hook ran at every step: the update went through opt.step()
