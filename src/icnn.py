@@ -280,11 +280,10 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
                 dV[k - 1] = Us[k].mT @ Gbar
                 d1 = d1s[k]
                 Gbar = Ubar * d1
-                # σ'': CELU exp(x)·[x ≤ 0] = σ'(x) − [x > 0] ([x > 0] = [celu(x) > 0]; sign/clamp:
-                # boolean masks are slow on CPU); softplus s(1 − s) (0 above the threshold)
+                # σ'': CELU exp(x)·[x ≤ 0] = frac(σ'(x)) (σ' = min(celu(x) + 1, 1) is exactly 1 for x > 0
+                # and below 1 otherwise; one op, no boolean masks — slow on CPU); softplus s(1 − s)
                 if act == "celu":
-                    pos = torch.sign(zs[k]).clamp_(min=0.0)  # [P > 0]
-                    Ubar.mul_(Gs[k]).mul_(pos.sub_(d1).neg_())
+                    Ubar.mul_(Gs[k]).mul_(torch.frac(d1))
                 else:
                     Ubar.mul_(Gs[k]).mul_(d1 * (1.0 - d1))
             else:
