@@ -158,8 +158,11 @@ class _DenseValuePush(torch.autograd.Function):
         need_push, need_value = ctx.meta[5], ctx.meta[7]
         Gv = grads[0] if need_value else None
         Gp = grads[-1] if need_push else None
-        grads = _kernels(ctx.meta[-1])[1](ctx.meta, ctx.masks, ctx.needs_input_grad[2], ctx.saved_tensors, Gv, Gp)
-        return (None, None, *grads)
+        dx, *grads = _kernels(ctx.meta[-1])[1](ctx.meta, ctx.masks, ctx.needs_input_grad[2], ctx.saved_tensors, Gv, Gp)
+        c0 = ctx.meta[6]
+        if dx is not None and c0:  # the constant rows' input gradient is zero
+            dx = torch.cat([dx.new_zeros(*dx.shape[:-2], c0, dx.shape[-1]), dx], dim=-2)
+        return (None, None, dx, *grads)
 
 
 def _blocks(hidden) -> list[tuple[int, int]]:
@@ -242,7 +245,8 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
 
 
 def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
-    """Backward of :class:`_DenseValuePush`: gradients of ``(x, F, w, b, V_2…)``."""
+    """Backward of :class:`_DenseValuePush`: gradients of ``(x, F, w, b, V_2…)``; that of ``x`` only
+    for its rows from ``const_rows`` on (``None`` unless ``needs_dx``)."""
     hidden, r, act, sc, value_input_grad, need_push = meta[:6]
     L, T = len(hidden), sum(hidden)
     blk = _blocks(hidden)
@@ -346,8 +350,6 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
             if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
                 push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
             dx.addcmul_(Gv[..., c0:, :], push[..., c0:, :])
-        if c0:
-            dx = torch.cat([torch.zeros_like(x[..., :c0, :]), dx], dim=-2)
     return (dx, dF, dw, db, *dV)
 
 
@@ -681,10 +683,7 @@ class DenseICNN(ICNN):
         derivatives use :meth:`forward` / :meth:`push_autograd`.
         """
         self._check_input(x)
-        meta = (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
-                value_input_grad, need_push, int(const_rows), need_value, bool(self.__dict__.get("compile", False)))
-        if not (need_push or need_value):
-            raise ValueError("_value_and_push: nothing to compute (need_push and need_value are both False)")
+        meta = self._kernel_meta(value_input_grad, need_push, const_rows, need_value)
         if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in self.parameters())):
             with torch.no_grad():
                 if not need_push:
@@ -698,23 +697,69 @@ class DenseICNN(ICNN):
         if params is None:
             params = self._fast_params()
         masks, scale = self._draw_drops(x)
-        if scale is not None:
-            # sparse dropout: the factor 1/keep of every kept unit folded into the parameters
-            # (q_k·s = Σ(√s·S)² + s·L + s·b and (z Vᵀ)·s = z (s·V)ᵀ), the masks only zero the dropped units;
-            # scaled once for a ``params`` list shared by several calls (cached on that list, which
-            # lives for one step: nothing with a graph is kept on the module)
-            cached = getattr(params, "scaled", None)
-            if cached is not None and cached[0] == scale:
-                params = cached[1]
-            else:
-                scaled = self._scaled_params(params, scale)
-                if isinstance(params, _Params):
-                    params.scaled = (scale, scaled)
-                params = scaled
-        out = _DenseValuePush.apply(meta, masks, x, *params)
+        out = _DenseValuePush.apply(meta, masks, x, *self._effective(params, scale))
         if need_push and need_value:
             return out[0], out[1]
         return (None, out) if need_push else (out, None)
+
+    def _kernel_meta(self, value_input_grad: bool = True, need_push: bool = True, const_rows: int = 0,
+                     need_value: bool = True) -> tuple:
+        """The ``meta`` tuple of :class:`_DenseValuePush` for this net and these options."""
+        if not (need_push or need_value):
+            raise ValueError("_value_and_push: nothing to compute (need_push and need_value are both False)")
+        return (tuple(self.hidden_layer_sizes), self.rank, self.activation, self.strong_convexity,
+                bool(value_input_grad), bool(need_push), int(const_rows), bool(need_value),
+                bool(self.__dict__.get("compile", False)))
+
+    def _effective(self, params: list, scale: float | None) -> list:
+        """``params`` (``_fast_params()``) as the kernels take them under a dropout draw whose factor
+        1/keep is ``scale`` (sparse masks; ``None``: the masks carry it): the factor folded into the
+        parameters (q_k·s = Σ(√s·S)² + s·L + s·b and (z Vᵀ)·s = z (s·V)ᵀ), so the masks only zero
+        the dropped units. Scaled once per ``params`` list (cached on that list, which lives for
+        one step: nothing with a graph is kept on the module)."""
+        if scale is None:
+            return params
+        cached = getattr(params, "scaled", None)
+        if cached is not None and cached[0] == scale:
+            return cached[1]
+        scaled = self._scaled_params(params, scale)
+        if isinstance(params, _Params):
+            params.scaled = (scale, scaled)
+        return scaled
+
+    def _pass(self, x: torch.Tensor, params: list, **options):
+        """One kernel forward pass outside autograd (for a caller that writes its own backward, as
+        the W2GN objective): ``(ψ or None, ∇ψ or None, record)``; ``options`` as
+        :meth:`_value_and_push`. Draws the dropout masks like ``_value_and_push``."""
+        meta = self._kernel_meta(**options)
+        masks, scale = self._draw_drops(x)
+        value, push, saved = _kernels(meta[-1])[0](meta, masks, x, *self._effective(params, scale))
+        return value, push, (meta, masks, scale, saved)
+
+    def _pass_backward(self, record, Gv, Gp, needs_dx: bool):
+        """Backward of :meth:`_pass` for the output gradients ``Gv`` (of ψ) and ``Gp`` (of ∇ψ), either
+        ``None``: ``(∂/∂x for the rows from const_rows on or None, [∂F, ∂w, ∂b, ∂V…])`` with respect to
+        the unscaled ``params`` given to the pass."""
+        meta, masks, scale, saved = record
+        dx, dF, dw, db, *dV = _kernels(meta[-1])[1](meta, masks, needs_dx, saved, Gv, Gp)
+        if scale is not None:  # chain rule of the folded dropout factor
+            dF = dF.mul_(self._colscale(dF, scale))
+            db = db.mul_(scale)
+            dV = [d.mul_(scale) for d in dV]
+        return dx, [dF, dw, db, *dV]
+
+    def _param_grads(self, grads: list) -> list:
+        """``[∂F, ∂w, ∂b, ∂V…]`` (of ``_fast_params``) as gradients of ``self.parameters()``, in
+        order (views of the fused tensors)."""
+        dF, dw, db, dV = grads[0], grads[1], grads[2], grads[3:]
+        r, T, D = self.rank, sum(self.hidden_layer_sizes), self.in_dim
+        dA = dF[:, :r * T].view(D, r, T)
+        out = []
+        for (a, b), seq in zip(_blocks(self.hidden_layer_sizes), self.quadratic_layers):
+            out += [dA[:, :, a:b], dF[:, r * T + a:r * T + b].t()]
+            if seq[0].bias is not None:
+                out.append(db[a:b])
+        return out + list(dV) + [dw]
 
     def _fast_params(self) -> list[torch.Tensor]:
         """``[F, w_out, b, V_2 … V_L]`` as used by :class:`_DenseValuePush` (``F`` from
@@ -726,15 +771,19 @@ class DenseICNN(ICNN):
         """``_fast_params`` of the net whose every hidden unit is multiplied by ``s``: the quadratic
         factors times √s, the linear weights, biases and convex weights times ``s``."""
         Fw, w, b, V = params[0], params[1], params[2], params[3:]
+        return [Fw * self._colscale(Fw, s), w, b * s, *[Vk * s for Vk in V]]
+
+    def _colscale(self, Fw: torch.Tensor, s: float) -> torch.Tensor:
+        """``[K]``: √s on the columns of the quadratic factors in ``F``, s on the linear ones (cached)."""
         T = sum(self.hidden_layer_sizes)
         key = (Fw.shape[-1], s, Fw.dtype, Fw.device)
-        cached = self.__dict__.get("_colscale")
+        cached = self.__dict__.get("_colscale_cache")
         if cached is None or cached[0] != key:
             scales = torch.full((Fw.shape[-1],), math.sqrt(s), dtype=Fw.dtype, device=Fw.device)
             scales[-T:] = s
             cached = (key, scales)
-            self.__dict__["_colscale"] = cached
-        return [Fw * cached[1], w, b * s, *[Vk * s for Vk in V]]
+            self.__dict__["_colscale_cache"] = cached
+        return cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """ψ(x), ``[N, 1]`` (ordinary autograd ops: differentiable any number of times)."""

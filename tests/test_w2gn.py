@@ -267,3 +267,48 @@ def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
         assert all(("max_exp_avg_sq" in s) == amsgrad for s in opt.state.values())
     _, _, calls = run(True, hook=True)
     assert len(calls) == 4  # the hook ran at every step: the update went through opt.step()
+
+
+def composite_losses(D, Dc, X, Y, lam, cycle, l1):
+    """The objective from per-pass ``_value_and_push`` calls with ordinary autograd between them,
+    drawing the dropout masks in the order the one-node objective draws them."""
+    Y_inv = Dc._value_and_push(Y, need_value=False)[1]
+    if cycle == "inverse":
+        psi_x = D._value_and_push(X, need_push=False)[0]
+        psi_y, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False)
+        reg = ((Y_cyc - Y) ** 2).mean()
+    else:
+        n = X.shape[0]
+        value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, const_rows=n)
+        psi_x, psi_y = value[:n], value[n:]
+        X_cyc = Dc._value_and_push(push[:n], need_value=False)[1]
+        reg = ((push[n:] - Y) ** 2).mean() + ((X_cyc - X) ** 2).mean()
+        reg = reg / 2 if cycle == "both_mean" else reg
+    corr = psi_x.mean() + (Y_inv.detach() * Y).sum(1).mean() - psi_y.mean()
+    return corr + lam * reg + l1 * sum(p.abs().sum() for net in (D, Dc) for p in net.parameters())
+
+
+@pytest.mark.parametrize("cycle", ["inverse", "both_sum"])
+@pytest.mark.parametrize("dropout", [0.2, 1e-3])  # dense masks; sparse (1/keep folded into the weights)
+def test_one_node_objective_with_dropout_equals_composite(cycle, dropout):
+    D, Dc = tiny_pair()
+    for net in (D, Dc):
+        net.dropout = dropout
+    X, Y = torch.randn(40, 3, dtype=torch.float64), torch.randn(40, 3, dtype=torch.float64) * 2
+    params = [*D.parameters(), *Dc.parameters()]
+    dropped = 0
+    for seed in range(4):
+        torch.manual_seed(seed)
+        draws = []
+        draw = DenseICNN._draw
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(DenseICNN, "_draw", lambda self, x: draws.append(draw(self, x)) or draws[-1])
+            fast = w2gn_losses(D, Dc, X, Y, lambda_cycle=5.0, cycle=cycle, l1=1e-4)["loss"]
+        assert all(d[0] == ("sparse" if dropout < 0.01 else "dense") for d in draws)
+        dropped += sum(len(d[1]) if d[0] == "sparse" else int((d[1] == 0).sum()) for d in draws)
+        torch.manual_seed(seed)
+        slow = composite_losses(D, Dc, X, Y, 5.0, cycle, 1e-4)
+        torch.testing.assert_close(fast, slow)
+        for a, b in zip(torch.autograd.grad(fast, params), torch.autograd.grad(slow, params)):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    assert dropped > 0  # the masks did drop units
