@@ -331,14 +331,9 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
     if Gv is not None:
         dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
     db = db.reshape(_bias_shape(lead, T))
-    # fused weights: xᵀ·H̄ (push part) + (Gp + Gv·x)ᵀ·C (push output and value)
-    side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
-    dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
-    if Gp is not None:
-        dF = _mm_acc(dF, x.mT, Hbar)
     dx = None
     if needs_dx:
-        # rows before ``const_rows`` are constants (data): their input gradient is left at zero
+        # rows before ``const_rows`` are constants (data): their input gradient is not computed
         c0 = meta[6]
         if Gp is not None:
             dx = Hbar[..., c0:, :] @ Fw.mT
@@ -350,6 +345,12 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
             if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
                 push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
             dx.addcmul_(Gv[..., c0:, :], push[..., c0:, :])
+    # fused weights: xᵀ·H̄ (push part; while H̄ is in cache) + (Gp + Gv·x)ᵀ·C (push output and value)
+    side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
+    if Gp is not None:
+        dF = _mm_acc(x.mT @ Hbar, side.mT, C)
+    else:
+        dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
     return (dx, dF, dw, db, *dV)
 
 
