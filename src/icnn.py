@@ -197,7 +197,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
         if act == "celu":
             # z = celu(P) in place of P; σ'(P) = exp(min(P, 0)) = min(z + 1, 1) from it (P itself is
             # not kept: σ'' needs only [P > 0] = [z > 0])
-            z = F.celu(P, inplace=True)
+            z = F.celu(P, inplace=not meta[-1])
             d1s[k] = torch.add(z, 1.0).clamp_(max=1.0)
         else:
             d1s[k] = _activation_grad(act, P)
@@ -205,9 +205,9 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
         zs.append(z)
     value = None
     if meta[7]:
-        value = zs[-1] @ w.mT
-        if sc:
-            value.add_((x * x).sum(dim=-1, keepdim=True), alpha=0.5 * sc)
+        # one fused product-and-add (not a product then add_(…, alpha=): torch.compile's inductor
+        # (2.13) fuses that pair into an addmm and drops alpha, measured here)
+        value = _mm_acc((x * x).sum(dim=-1, keepdim=True), zs[-1], w.mT, beta=0.5 * sc) if sc else zs[-1] @ w.mT
     # transposed recursion: GQ = ∂ψ/∂q into the L-columns of C, then the S-columns for all layers
     C = torch.empty_like(H)
     CL = C[..., r * T:]
@@ -218,7 +218,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
         Gs[k] = G
         CLk = CL[..., blk[k][0]:blk[k][1]]
         if k == 0:
-            if G.data_ptr() != CLk.data_ptr():
+            if not (direct and L > 1):  # else G is already there (written by the product below)
                 CLk.copy_(G)
         elif masks is None:  # no dropout: U is C's column block, written there directly
             U = CLk.copy_(G * d1s[k]) if meta[-1] else torch.mul(G, d1s[k], out=CLk)
@@ -260,6 +260,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
     lead, n = x.shape[:-2], x.shape[-2]
     S = H[..., :r * T].view(*lead, n, r, T)
     CL = C[..., r * T:]
+    direct = not lead and not meta[-1]  # products written into strided blocks (out=): 2-D, eager
     dV = [None] * (L - 1)
     if Gp is not None:
         # dC = ∂L/∂C, and in its buffer, step by step: Ū (L-block), then H̄ = [H̄_S | q̄] (= ∂L/∂H)
@@ -303,12 +304,12 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
             cbar = masks[1][k].mul(Pt) if masks is not None else Pt
             cv = cbar if Gv is None else cbar + Gv * Us[k]
             dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
-            if k == 1 and not lead and not meta[-1]:  # z̄_1 straight into its column block
+            if k == 1 and direct:  # z̄_1 straight into its column block
                 zbar = torch.mm(cbar, V[0], out=HL[..., blk[0][0]:blk[0][1]])
             else:
                 zbar = cbar @ V[k - 1]
         if zbar is not None:
-            if zbar.data_ptr() != HL.data_ptr():
+            if not direct:
                 HL[..., blk[0][0]:blk[0][1]].copy_(zbar)
         else:  # a single hidden layer: no forward-chain adjoint
             HL.zero_()
@@ -336,9 +337,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         # rows before ``const_rows`` are constants (data): their input gradient is not computed
         c0 = meta[6]
         if Gp is not None:
-            dx = Hbar[..., c0:, :] @ Fw.mT
-            if sc:
-                dx.add_(Gp[..., c0:, :], alpha=sc)
+            dx = _mm_acc(Gp[..., c0:, :], Hbar[..., c0:, :], Fw.mT, beta=sc) if sc else Hbar[..., c0:, :] @ Fw.mT
         else:
             dx = torch.zeros_like(x[..., c0:, :])
         if Gv is not None and value_input_grad:
@@ -665,7 +664,7 @@ class DenseICNN(ICNN):
         return value, grad
 
     def _value_and_push(self, x: torch.Tensor, value_input_grad: bool = True,
-                        need_push: bool = True, params: list | None = None, const_rows: int = 0,
+                        need_push: bool = True, const_rows: int = 0,
                         need_value: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """ψ(x) and ∇ψ(x) with a hand-written backward pass (:class:`_DenseValuePush`).
 
@@ -675,8 +674,6 @@ class DenseICNN(ICNN):
                 W2GN uses this for ψ_θ(∇ψ_ω(y)) and the cycle term from one pass).
             need_push: ``False`` returns ``(ψ(x), None)`` without the final product for ∇ψ.
             need_value: ``False`` returns ``(None, ∇ψ(x))`` without computing ψ(x).
-            params: ``self._fast_params()``, when the caller already has them (one fused weight
-                shared by several calls in a step).
             const_rows: the first ``const_rows`` rows of ``x`` are treated as constants (data
                 batched with differentiable rows): no input gradient is computed for them.
 
@@ -690,15 +687,13 @@ class DenseICNN(ICNN):
                 if not need_push:
                     return self._run(x, need_grad=False)
                 masks, scale = self._draw_drops(x)
-                params = self._fast_params() if params is None else params
+                params = self._fast_params()
                 if scale is not None:
                     params = self._scaled_params(params, scale)
                 value, push, _ = _vp_forward(meta, masks, x, *params)
             return value, push
-        if params is None:
-            params = self._fast_params()
         masks, scale = self._draw_drops(x)
-        out = _DenseValuePush.apply(meta, masks, x, *self._effective(params, scale))
+        out = _DenseValuePush.apply(meta, masks, x, *self._effective(self._fast_params(), scale))
         if need_push and need_value:
             return out[0], out[1]
         return (None, out) if need_push else (out, None)
@@ -753,13 +748,14 @@ class DenseICNN(ICNN):
         """``[∂F, ∂w, ∂b, ∂V…]`` (of ``_fast_params``) as gradients of ``self.parameters()``, in
         order (views of the fused tensors)."""
         dF, dw, db, dV = grads[0], grads[1], grads[2], grads[3:]
-        r, T, D = self.rank, sum(self.hidden_layer_sizes), self.in_dim
-        dA = dF[:, :r * T].view(D, r, T)
+        hidden = self.hidden_layer_sizes
+        r, T = self.rank, sum(hidden)
+        dA = dF[:, :r * T].view(self.in_dim, r, T).split(hidden, dim=2)
+        dW = dF[:, r * T:].t().split(hidden, dim=0)
+        dB = db.split(hidden)
         out = []
-        for (a, b), seq in zip(_blocks(self.hidden_layer_sizes), self.quadratic_layers):
-            out += [dA[:, :, a:b], dF[:, r * T + a:r * T + b].t()]
-            if seq[0].bias is not None:
-                out.append(db[a:b])
+        for k, seq in enumerate(self.quadratic_layers):
+            out += [dA[k], dW[k], dB[k]] if seq[0].bias is not None else [dA[k], dW[k]]
         return out + list(dV) + [dw]
 
     def _fast_params(self) -> list[torch.Tensor]:

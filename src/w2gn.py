@@ -422,7 +422,7 @@ class W2GNTrainer:
             if not net.training:
                 net.train()
             if isinstance(net, DenseICNN) and net.__dict__.get("compile", False) != c.compile:
-                net.__dict__["compile"] = bool(c.compile)  # plain attribute read by _value_and_push
+                net.__dict__["compile"] = bool(c.compile)  # plain attribute read by _kernel_meta
         losses = w2gn_losses(self.D, self.D_conj, X, Y, c.lambda_cycle, c.cycle, c.l1)
         loss_value = losses["loss"].item()  # a host sync on CUDA (as any finiteness check)
         if not math.isfinite(loss_value):
