@@ -110,8 +110,10 @@ def test_benchmark_reference_pattern_agrees_with_ours():
     bench = load_script("benchmarks/step_speed.py")
     specs = bench.configs([2, 16])
     for spec in specs:
-        loss64, grad64, loss32, _, _ = bench.check(spec)
+        loss64, grad64, loss32, _, ref_noise32, ours_noise32 = bench.check(spec)
         assert loss64 <= 1e-10 and grad64 <= 1e-9 and loss32 <= 1e-5, (spec["name"], loss64, grad64, loss32)
+        # float32 rounding: ours as accurate as the reference pattern (a regression once made it 4× worse)
+        assert ours_noise32 <= 2 * ref_noise32 + 1e-7, (spec["name"], ours_noise32, ref_noise32)
 
 
 def test_compile_option_falls_back_to_eager_with_one_warning(monkeypatch):
