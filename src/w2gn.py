@@ -66,10 +66,11 @@ class W2GNConfig:
             hand-written value+push (same formulas; float rounding may differ in the last bits).
             Each new batch shape / call kind compiles once (a few graphs, ~0.5 min with gcc on
             this 2-core CPU); if compilation fails it warns once and runs eagerly. Off by default:
-            on this CPU it was not faster than the eager passes (toy configuration 26.8 vs
-            24.3 ms per step; the toy's sparse dropout masks, whose number of dropped units
-            varies, also trigger recompilations), see ``benchmarks/step_speed.py --compile``;
-            meant for trying on CUDA, where it is untested. Other nets ignore it.
+            on this CPU it is slower than the eager passes (ms per step, compiled vs eager:
+            Gaussians D = 16 12.8 vs 8.4, toy configuration 30.3 vs 22.5; the toy's sparse
+            dropout masks, whose number of dropped units varies, also trigger recompilations),
+            see ``benchmarks/step_speed.py --compile``; meant for trying on CUDA, where it is
+            untested. Other nets ignore it.
     """
 
     batch_size: int = 1024
