@@ -189,11 +189,16 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     if masks is not None:
         masks[0].mul_(q)
     zs, d1s = [q[..., :blk[0][1]]], [None] * L
+    direct = not lead and not meta[-1]  # products written into strided blocks (out=): 2-D, eager
     for k in range(1, L):
-        P = zs[-1] @ V[k - 1].mT
-        if masks is not None:
-            masks[1][k].mul_(P)
-        P.add_(q[..., blk[k][0]:blk[k][1]])
+        qk = q[..., blk[k][0]:blk[k][1]]
+        if direct and masks is None:  # P = q_k + z Vᵀ accumulated in place of q_k (one GEMM, no add)
+            P = torch.addmm(qk, zs[-1], V[k - 1].mT, out=qk)
+        else:
+            P = zs[-1] @ V[k - 1].mT
+            if masks is not None:
+                masks[1][k].mul_(P)
+            P.add_(qk)
         if act == "celu":
             # z = celu(P) in place of P (P itself is not kept), σ'(P) = exp(min(P, 0)) = min(z + 1, 1)
             # from it: exactly 1 for P > 0, so σ'' = frac(σ') in the backward pass. (Where exp(P) is
@@ -212,7 +217,6 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     # transposed recursion: GQ = ∂ψ/∂q into the L-columns of C, then the S-columns for all layers
     C = torch.empty_like(H)
     CL = C[..., r * T:]
-    direct = not lead and not meta[-1]  # products written into strided blocks (out=): 2-D, eager
     G = w.expand(*lead, n, w.shape[-1])
     Gs, Us = [None] * L, [None] * L
     for k in range(L - 1, -1, -1):
@@ -279,10 +283,13 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         for k in range(L):
             Ubar = Ubar_all[..., blk[k][0]:blk[k][1]]
             if k > 0:
-                t = Gbar @ V[k - 1].mT
-                if masks is not None:
-                    masks[1][k].mul_(t)
-                Ubar.add_(t)
+                if direct and masks is None:  # Ū_k += Ḡ V_kᵀ in place (one GEMM, no add)
+                    torch.addmm(Ubar, Gbar, V[k - 1].mT, out=Ubar)
+                else:
+                    t = Gbar @ V[k - 1].mT
+                    if masks is not None:
+                        masks[1][k].mul_(t)
+                    Ubar.add_(t)
                 dV[k - 1] = Us[k].mT @ Gbar
                 d1 = d1s[k]
                 Gbar = Ubar * d1
