@@ -181,8 +181,9 @@ class _DenseObjective(torch.autograd.Function):
             records = (r1, r2, r3)
         inner = (Y_inv * Y).flatten(1).sum(1).mean()  # <∇ψ_ω(y), y>: constant for the gradient
         correlation = psi_x.mean() + inner - psi_yinv.mean()
-        cycle_y = _sq_mean(Y_cyc, Y)
-        cycle_x = _sq_mean(X_cyc, X) if X_cyc is not None else torch.full_like(cycle_y, float("nan"))
+        res_y, res_x = Y_cyc - Y, None if X_cyc is None else X_cyc - X  # kept for the backward pass
+        cycle_y = res_y.square().mean()
+        cycle_x = torch.full_like(cycle_y, float("nan")) if res_x is None else res_x.square().mean()
         reg = cycle_y if X_cyc is None else cycle_x + cycle_y
         if cycle == "both_mean":
             reg = reg / 2
@@ -191,7 +192,7 @@ class _DenseObjective(torch.autograd.Function):
             # over [F, w, b, V…] of both nets, which hold every parameter's elements exactly once
             loss = loss + l1 * torch.stack(torch._foreach_norm([*pD, *pC], 1)).sum()
         ctx.job, ctx.records, ctx.fused, ctx.rows = job, records, (pD, pC), (n, m)
-        ctx.residuals = (Y_cyc - Y, None if X_cyc is None else X_cyc - X)
+        ctx.residuals = (res_y, res_x)
         ctx.mark_non_differentiable(correlation, reg, cycle_y, cycle_x)
         return loss, correlation, reg, cycle_y, cycle_x
 
