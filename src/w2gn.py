@@ -123,6 +123,11 @@ def _sq_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.mse_loss(a, b)
 
 
+def _abs_sum(tensors) -> torch.Tensor:
+    """Σ_t Σ|t| (per-tensor sums: twice as fast as ``torch._foreach_norm(…, 1)`` on the CPU here)."""
+    return torch.stack([t.abs().sum() for t in tensors]).sum()
+
+
 class _L1(torch.autograd.Function):
     """``l1 · Σ_p Σ|p|`` over many tensors as one autograd node (gradient ``l1 · sign(p)``)."""
 
@@ -130,8 +135,7 @@ class _L1(torch.autograd.Function):
     def forward(ctx, l1, *params):
         ctx.l1 = l1
         ctx.save_for_backward(*params)
-        norms = torch._foreach_norm(params, 1)
-        return torch.stack(norms).sum() * l1
+        return _abs_sum(params) * l1
 
     @staticmethod
     def backward(ctx, grad):
@@ -190,7 +194,7 @@ class _DenseObjective(torch.autograd.Function):
         loss = correlation + lam * reg
         if l1:
             # over [F, w, b, V…] of both nets, which hold every parameter's elements exactly once
-            loss = loss + l1 * torch.stack(torch._foreach_norm([*pD, *pC], 1)).sum()
+            loss = loss + l1 * _abs_sum([*pD, *pC])
         ctx.job, ctx.records, ctx.fused, ctx.rows = job, records, (pD, pC), (n, m)
         ctx.residuals = (res_y, res_x)
         ctx.mark_non_differentiable(correlation, reg, cycle_y, cycle_x)
