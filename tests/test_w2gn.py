@@ -267,6 +267,17 @@ def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
         assert all(("max_exp_avg_sq" in s) == amsgrad for s in opt.state.values())
     _, _, calls = run(True, hook=True)
     assert len(calls) == 4  # the hook ran at every step: the update went through opt.step()
+    # an LR scheduler patches opt.step to count calls: that patched step must be the one called
+    net = torch.nn.Linear(5, 3)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    net(torch.randn(7, 5)).pow(2).sum().backward()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "lr_scheduler.step() before optimizer.step()" would raise
+        _fused_adam_step(opt)
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(5e-3)
 
 
 def composite_losses(D, Dc, X, Y, lam, cycle, l1):
