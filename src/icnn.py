@@ -87,7 +87,7 @@ class _Drop:
 
     Dense: a tensor of 0 and 1/keep (multiplied in). Sparse (a few dropped units, as with the
     toy runs' dropout 1e-5): the factor 1/keep is folded into the parameters by
-    ``DenseICNN._value_and_push`` and only the dropped ``(row, col)`` positions are zeroed, so
+    ``DenseICNN._effective`` and only the dropped ``(row, col)`` positions are zeroed, so
     no full-size multiply is made (none at all when nothing was dropped).
     """
 
@@ -332,9 +332,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         Hbar = None
         dw = torch.zeros_like(w)
         for k in range(1, L):
-            dV[k - 1] = torch.zeros_like(V[k - 1])
-            if Gv is not None:
-                dV[k - 1] = _mm_acc(dV[k - 1], (Gv * Us[k]).mT, zs[k - 1])
+            dV[k - 1] = (Gv * Us[k]).mT @ zs[k - 1] if Gv is not None else torch.zeros_like(V[k - 1])
         db = (Gv * CL).sum(dim=-2) if Gv is not None else torch.zeros(CL.shape[-1], dtype=CL.dtype, device=CL.device)
     if Gv is not None:
         dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)

@@ -300,7 +300,7 @@ def _fused_adam_step(opt) -> None:
     """``opt.step()``; for a fused :class:`torch.optim.Adam` in the plain configuration whose state
     exists (every step after the first), the fused kernel is called directly: the same update
     (``torch._fused_adam_`` with the same arguments ``Adam.step`` passes) without ``torch.optim``'s
-    per-call Python bookkeeping (~0.2 ms per call on this CPU, ~4 % of a small step). Anything
+    per-call Python bookkeeping (~0.14 ms per call on this CPU, ~3 % of a D = 16 Gaussian step). Anything
     else — another optimiser, hooks, a patched ``step`` (LR schedulers), AMSGrad, tensor lr,
     missing state — goes through ``opt.step()``."""
     groups = opt.param_groups
