@@ -130,7 +130,8 @@ class ToyConfig(ExperimentConfig):
         # the paper's batch 1024 with fewer steps; the last 40 % at lr 2e-4 settle the map (at lr
         # 1e-3 whole rows of the 100-Gaussian grid drift in and out of coverage). Batch 256 was
         # tried: 4× cheaper steps, but the weakest 100-Gaussian mode (57) then ended at 14 % of its
-        # share (dropped) — with batch 1024 every mode kept ≥ 24 % through the last phase.
+        # share (dropped) — with batch 1024 every mode kept ≥ 24 % through the last phase of one
+        # earlier run, and the committed run ends with its weakest mode at 24 %.
         return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256,
                    batch_size=1024, iterations=4000, iterations_many_modes=12_000,
                    iterations_per_target={"100g": 40_000},
