@@ -41,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from src import gemm  # noqa: E402
 from src.icnn import DenseICNN, init_normal_  # noqa: E402
 from src.w2gn import W2GNConfig, W2GNTrainer, w2gn_losses  # noqa: E402
 
@@ -210,12 +211,17 @@ def count_flops(step, X, Y):
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import flop_registry
 
+    onednn = {torch.ops.mkldnn._linear_pointwise.default, torch.ops.mkldnn._linear_pointwise.binary}
+
     class Counter(TorchDispatchMode):
         total = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
+            if func in onednn:  # oneDNN's linear (src.gemm): X [M, K] @ W [N, K]ᵀ
+                Counter.total += 2 * out.numel() * args[0].shape[-1]
+                return out
             f = flop_registry.get(func._overloadpacket)
             if f is not None:
                 Counter.total += f(*args, **kwargs, out_val=out)
@@ -234,34 +240,66 @@ def time_steps(step, data):
     return (time.process_time() - c0) / len(data), (time.perf_counter() - t0) / len(data)
 
 
-def bench(spec, reps, min_time, ours_factory=None, compile=False):
+def _torch_mm(step):
+    """``step`` with every product of ours on ``torch.mm`` (``src.gemm`` set to "torch")."""
+    def run(X, Y):
+        before = gemm._state["requested"]
+        gemm.set_cpu_matmul("torch")
+        try:
+            return step(X, Y)
+        finally:
+            gemm.set_cpu_matmul(before)
+    return run
+
+
+def bench(spec, reps, min_time, ours_factory=None, compile=False, torch_mm=False):
     """Median CPU and wall seconds per step of the reference and of ours (alternating rounds),
-    FLOPs per step, steps per round and (``compile``) ours' one-off compilation wall seconds."""
+    FLOPs per step, steps per round and (``compile``) ours' one-off compilation wall seconds;
+    with ``torch_mm`` also ours with all products on ``torch.mm`` (a third trainer from the same
+    weights, in the same rounds)."""
     c = spec["cfg"]
     if compile:
         c = W2GNConfig(**{**c.__dict__, "compile": True})
     D, Dc, R, Rc = make_nets(spec)
     ours = (ours_factory or W2GNTrainer)(D, Dc, c)
     ref = RefTrainer(R, Rc, c)
+    steps = {"ref": ref.step, "ours": ours.step}
+    if torch_mm:
+        steps["ours_torch_mm"] = _torch_mm(W2GNTrainer(*make_nets(spec)[:2], c).step)
     data = batches(spec, 4)
     t0 = time.perf_counter()
     time_steps(ours.step, data)  # first steps: compilation, if any
     t_compile = time.perf_counter() - t0
     for _ in range(2):  # warm-up (allocator)
-        time_steps(ours.step, data)
-        time_steps(ref.step, data)
+        for step in steps.values():
+            time_steps(step, data)
     per = time_steps(ref.step, data)[0]
     n = max(2, min(64, int(min_time / max(per, 1e-6))))
     data = batches(spec, n, seed=2)
-    t_ref, t_ours = [], []
+    times = {k: [] for k in steps}
     for _ in range(reps):  # alternate
-        t_ref.append(time_steps(ref.step, data))
-        t_ours.append(time_steps(ours.step, data))
+        for k, step in steps.items():
+            times[k].append(time_steps(step, data))
     flops_ref = count_flops(ref.step, *data[0])
     flops_ours = flops_ref if compile else count_flops(ours.step, *data[0])
-    med = lambda ts, i: statistics.median(t[i] for t in ts)  # noqa: E731
-    return dict(cpu_ref=med(t_ref, 0), cpu_ours=med(t_ours, 0), wall_ref=med(t_ref, 1), wall_ours=med(t_ours, 1),
-                flops_ref=flops_ref, flops_ours=flops_ours, n=n, compile_s=t_compile if compile else None)
+    med = lambda k, i: statistics.median(t[i] for t in times[k])  # noqa: E731
+    out = dict(cpu_ref=med("ref", 0), cpu_ours=med("ours", 0), wall_ref=med("ref", 1), wall_ours=med("ours", 1),
+               flops_ref=flops_ref, flops_ours=flops_ours, n=n, compile_s=t_compile if compile else None)
+    if torch_mm:
+        out.update(cpu_ours_torch_mm=med("ours_torch_mm", 0), wall_ours_torch_mm=med("ours_torch_mm", 1))
+    return out
+
+
+def _cpu_name() -> str:
+    """The CPU model, with its family number where the name alone says little ("AMD EPYC")."""
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+    except OSError:
+        return platform.processor() or platform.machine()
+    return f"{info.get('model name', platform.machine())} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
 
 
 def main(argv=None):
@@ -273,15 +311,20 @@ def main(argv=None):
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per timing round")
     ap.add_argument("--check-only", action="store_true")
     ap.add_argument("--compile", action="store_true", help="also time ours with W2GNConfig(compile=True)")
+    ap.add_argument("--cpu-matmul", choices=("auto", "torch"), default="auto",
+                    help="library of ours' large CPU products (src.gemm.set_cpu_matmul; default: oneDNN where usable)")
     ap.add_argument("--out", type=Path, default=None,
                     help="write the table as JSON here (default: results/step_speed.json when all configs run)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    gemm.set_cpu_matmul(args.cpu_matmul)
+    torch_mm = gemm.cpu_matmul() == "onednn"  # then also time ours on torch.mm, to show both gains
     specs = configs(args.dims)
     if args.no_toy:
         specs = specs[:-1]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; ours' large float32 products on "
+          f"{gemm.cpu_matmul()} (src.gemm)")
     ok = True
     for spec in specs:
         l64, g64, l32, g32, noise, ours_noise = check(spec)
@@ -295,27 +338,35 @@ def main(argv=None):
     if args.check_only:
         return
     head = (f"{'config':>14} | {'ref ms':>8} | {'ours ms':>8} | {'ratio':>5} | {'wall ratio':>10} | {'ref GFLOP':>9} |"
-            f" {'ours GFLOP':>10} | {'ref GFLOP/s':>11} | {'ours GFLOP/s':>12}")
-    print("ms = CPU time per step (median of alternating rounds); wall ratio = the same from the wall clock")
+            f" {'ours GFLOP':>10} | {'ref GFLOP/s':>11} | {'ours GFLOP/s':>12}"
+            + (f" | {'ours torch.mm ms':>16} | {'ratio':>5}" if torch_mm else ""))
+    print("ms = CPU time per step (median of alternating rounds); wall ratio = the same from the wall clock"
+          + ("; ours torch.mm = ours with every product on torch.mm (MKL), in the same rounds" if torch_mm else ""))
     print(head)
     print("-" * len(head))
     rows = []
     for spec in specs:
-        r = bench(spec, args.reps, args.min_time)
+        r = bench(spec, args.reps, args.min_time, torch_mm=torch_mm)
         rows.append({"config": spec["name"], "ref_ms": round(r["cpu_ref"] * 1e3, 2), "ours_ms": round(r["cpu_ours"] * 1e3, 2),
                      "ratio": round(r["cpu_ref"] / r["cpu_ours"], 2), "wall_ratio": round(r["wall_ref"] / r["wall_ours"], 2),
                      "ref_gflop": round(r["flops_ref"] / 1e9, 3), "ours_gflop": round(r["flops_ours"] / 1e9, 3)})
+        extra = ""
+        if torch_mm:
+            rows[-1].update(ours_torch_mm_ms=round(r["cpu_ours_torch_mm"] * 1e3, 2),
+                            ratio_torch_mm=round(r["cpu_ref"] / r["cpu_ours_torch_mm"], 2))
+            extra = f" | {r['cpu_ours_torch_mm'] * 1e3:16.2f} | {r['cpu_ref'] / r['cpu_ours_torch_mm']:5.2f}"
         print(f"{spec['name']:>14} | {r['cpu_ref'] * 1e3:8.2f} | {r['cpu_ours'] * 1e3:8.2f} | "
               f"{r['cpu_ref'] / r['cpu_ours']:5.2f} | {r['wall_ref'] / r['wall_ours']:10.2f} | "
               f"{r['flops_ref'] / 1e9:9.3f} | {r['flops_ours'] / 1e9:10.3f} | {r['flops_ref'] / r['cpu_ref'] / 1e9:11.1f} | "
-              f"{r['flops_ours'] / r['cpu_ours'] / 1e9:12.1f}", flush=True)
+              f"{r['flops_ours'] / r['cpu_ours'] / 1e9:12.1f}{extra}", flush=True)
     out = args.out
     if out is None and args.dims == [2, 16, 64, 256, 1024] and not args.no_toy:
         from src.utils import results_dir
         out = results_dir() / "step_speed.json"
     if out is not None:
         record = {"experiment": "step_speed", "torch": torch.__version__, "python": platform.python_version(),
-                  "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+                  "threads": torch.get_num_threads(), "cpu": _cpu_name(),
+                  "cpu_capability": torch.backends.cpu.get_cpu_capability(), "ours_cpu_matmul": gemm.cpu_matmul(),
                   "reps": args.reps, "unit": "CPU ms per step (median of alternating rounds)", "rows": rows}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record, indent=2) + "\n")

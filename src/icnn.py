@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .gemm import addmm as _mm_acc, mm as _mm
 from .layers import ConvexQuadratic
 
 __all__ = ["ICNN", "DenseICNN", "ConvICNN", "ConvICNN128", "init_normal_"]
@@ -57,13 +58,6 @@ def init_normal_(net: nn.Module, scale: float, generator: torch.Generator | None
             noise = torch.randn(p.shape, generator=generator, dtype=p.dtype)
             p.copy_(noise.to(p.device) * scale)
     return net
-
-
-def _mm_acc(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """``beta·c + a @ b`` for 2-D or batched 3-D operands (one fused kernel)."""
-    if a.dim() == 2:
-        return torch.addmm(c, a, b, beta=beta)
-    return torch.baddbmm(c, a, b, beta=beta)
 
 
 def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, functional: bool, value: float = 1.0) -> None:
@@ -180,7 +174,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     L, T = len(hidden), sum(hidden)
     blk = _blocks(hidden)
     lead, n = x.shape[:-2], x.shape[-2]
-    H = x @ Fw
+    H = _mm(x, Fw)
     S = H[..., :r * T].view(*lead, n, r, T)
     # q in place of H's linear block (only the S-blocks of H are needed again)
     q = H[..., r * T:].add_(b)
@@ -193,9 +187,9 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     for k in range(1, L):
         qk = q[..., blk[k][0]:blk[k][1]]
         if direct and masks is None:  # P = q_k + z Vᵀ accumulated in place of q_k (one GEMM, no add)
-            P = torch.addmm(qk, zs[-1], V[k - 1].mT, out=qk)
+            P = _mm_acc(qk, zs[-1], V[k - 1].mT, reuse=True)
         else:
-            P = zs[-1] @ V[k - 1].mT
+            P = _mm(zs[-1], V[k - 1].mT)
             if masks is not None:
                 masks[1][k].mul_(P)
             P.add_(qk)
@@ -213,7 +207,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     if meta[7]:
         # one fused product-and-add (not a product then add_(…, alpha=): torch.compile's inductor
         # (2.13) fuses that pair into an addmm and drops alpha, measured here)
-        value = _mm_acc((x * x).sum(dim=-1, keepdim=True), zs[-1], w.mT, beta=0.5 * sc) if sc else zs[-1] @ w.mT
+        value = _mm_acc((x * x).sum(dim=-1, keepdim=True), zs[-1], w.mT, beta=0.5 * sc) if sc else _mm(zs[-1], w.mT)
     # transposed recursion: GQ = ∂ψ/∂q into the L-columns of C, then the S-columns for all layers
     C = torch.empty_like(H)
     CL = C[..., r * T:]
@@ -233,9 +227,9 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
             U = masks[1][k].mul_(U)  # U itself is not needed again
         if k > 0:
             if k == 1 and direct:  # layer 1's G straight into its column block of C
-                G = torch.mm(U, V[0], out=CL[..., blk[0][0]:blk[0][1]])
+                G = _mm(U, V[0], out=CL[..., blk[0][0]:blk[0][1]])
             else:
-                G = U @ V[k - 1]
+                G = _mm(U, V[k - 1])
             Us[k] = U
         else:
             Us[k] = G
@@ -244,7 +238,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     _mul_into(C[..., :r * T].view(*lead, n, r, T), S, CL.unsqueeze(-2), meta[-1], value=2.0)
     push = None
     if need_push:
-        push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+        push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else _mm(C, Fw.mT)
     saved = (x, Fw, w, H, C, push if need_push else H, *V, *zs, *Gs, *Us, *d1s[1:])
     return value, push, saved
 
@@ -269,7 +263,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
     dV = [None] * (L - 1)
     if Gp is not None:
         # dC = ∂L/∂C, and in its buffer, step by step: Ū (L-block), then H̄ = [H̄_S | q̄] (= ∂L/∂H)
-        dC = Gp @ Fw
+        dC = _mm(Gp, Fw)
         dCS = dC[..., :r * T].view(*lead, n, r, T)
         Ubar_all = dC[..., r * T:]
         for j in range(r):  # Ū = dC_L + 2 Σ_j S_j·dC_Sj (all layers)
@@ -284,13 +278,13 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
             Ubar = Ubar_all[..., blk[k][0]:blk[k][1]]
             if k > 0:
                 if direct and masks is None:  # Ū_k += Ḡ V_kᵀ in place (one GEMM, no add)
-                    torch.addmm(Ubar, Gbar, V[k - 1].mT, out=Ubar)
+                    _mm_acc(Ubar, Gbar, V[k - 1].mT, out=Ubar)
                 else:
-                    t = Gbar @ V[k - 1].mT
+                    t = _mm(Gbar, V[k - 1].mT)
                     if masks is not None:
                         masks[1][k].mul_(t)
                     Ubar.add_(t)
-                dV[k - 1] = Us[k].mT @ Gbar
+                dV[k - 1] = _mm(Us[k].mT, Gbar)
                 d1 = d1s[k]
                 Gbar = Ubar * d1
                 # σ'': CELU exp(x)·[x ≤ 0] = frac(σ'(x)) (σ' = min(celu(x) + 1, 1) is exactly 1 for x > 0
@@ -311,11 +305,11 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
                 Pt.addcmul_(zbar, d1s[k])
             cbar = masks[1][k].mul(Pt) if masks is not None else Pt
             cv = cbar if Gv is None else cbar + Gv * Us[k]
-            dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1])
+            dV[k - 1] = _mm_acc(dV[k - 1], cv.mT, zs[k - 1], reuse=True)
             if k == 1 and direct:  # z̄_1 straight into its column block
-                zbar = torch.mm(cbar, V[0], out=HL[..., blk[0][0]:blk[0][1]])
+                zbar = _mm(cbar, V[0], out=HL[..., blk[0][0]:blk[0][1]])
             else:
-                zbar = cbar @ V[k - 1]
+                zbar = _mm(cbar, V[k - 1])
         if zbar is not None:
             if not direct:
                 HL[..., blk[0][0]:blk[0][1]].copy_(zbar)
@@ -332,7 +326,7 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         Hbar = None
         dw = torch.zeros_like(w)
         for k in range(1, L):
-            dV[k - 1] = (Gv * Us[k]).mT @ zs[k - 1] if Gv is not None else torch.zeros_like(V[k - 1])
+            dV[k - 1] = _mm((Gv * Us[k]).mT, zs[k - 1]) if Gv is not None else torch.zeros_like(V[k - 1])
         db = (Gv * CL).sum(dim=-2) if Gv is not None else torch.zeros(CL.shape[-1], dtype=CL.dtype, device=CL.device)
     if Gv is not None:
         dw = dw + (Gv * zs[-1]).sum(dim=-2, keepdim=True)
@@ -342,19 +336,19 @@ def _vp_backward(meta, masks, needs_dx, saved, Gv, Gp):
         # rows before ``const_rows`` are constants (data): their input gradient is not computed
         c0 = meta[6]
         if Gp is not None:
-            dx = _mm_acc(Gp[..., c0:, :], Hbar[..., c0:, :], Fw.mT, beta=sc) if sc else Hbar[..., c0:, :] @ Fw.mT
+            dx = _mm_acc(Gp[..., c0:, :], Hbar[..., c0:, :], Fw.mT, beta=sc) if sc else _mm(Hbar[..., c0:, :], Fw.mT)
         else:
             dx = torch.zeros_like(x[..., c0:, :])
         if Gv is not None and value_input_grad:
             if not need_push:  # ∂ψ/∂x = ∇ψ(x), not computed in the forward pass
-                push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else C @ Fw.mT
+                push = _mm_acc(x, C, Fw.mT, beta=sc) if sc else _mm(C, Fw.mT)
             dx.addcmul_(Gv[..., c0:, :], push[..., c0:, :])
     # fused weights: xᵀ·H̄ (push part; while H̄ is in cache) + (Gp + Gv·x)ᵀ·C (push output and value)
     side = Gp if Gv is None else (Gv * x if Gp is None else Gp + Gv * x)
     if Gp is not None:
-        dF = _mm_acc(x.mT @ Hbar, side.mT, C)
+        dF = _mm_acc(_mm(x.mT, Hbar), side.mT, C, reuse=True)
     else:
-        dF = side.mT @ C if side is not None else torch.zeros_like(Fw)
+        dF = _mm(side.mT, C) if side is not None else torch.zeros_like(Fw)
     return (dx, dF, dw, db, *dV)
 
 

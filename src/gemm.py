@@ -1,0 +1,140 @@
+"""Matrix products of the DenseICNN kernels, on the faster of two CPU libraries.
+
+PyTorch's CPU ``torch.mm`` in float32 calls MKL's SGEMM. MKL picks its code path by CPU vendor:
+on AMD processors it runs its AVX2 kernels even where the CPU has AVX-512 (this project's
+2-core machine is an AMD EPYC of family 26, with AVX-512), about half of what the CPU can do.
+oneDNN, which PyTorch also ships (its convolutions use it), dispatches on the instruction sets
+the CPU reports. Measured here, one thread, float32: ``[512, 64] @ [64, 640]`` at 110 GFLOP/s
+(MKL) and 240 GFLOP/s (oneDNN); ``[1024, 1280] @ [1280, 2]`` in 1014 vs 205 µs. A oneDNN call
+costs ~10 µs more fixed time, so only products of at least ``2**20`` multiply-adds
+(``m·k·n``) go to it (measured crossover: 0.5–1 M).
+
+What changes is only which library sums the products: the same float32 products, summed in
+another order (relative error against float64 4e-7 vs MKL's 2.5e-7 for a ``[512, 1024] @
+[1024, 640]`` product). oneDNN is reached through ``torch.ops.mkldnn._linear_pointwise`` (the
+operator ``torch.compile`` itself emits for linear layers on CPU), checked against
+``torch.mm`` the first time it is used; where it is missing or disagrees, every product stays
+on ``torch.mm`` (with one warning). Products on other devices or dtypes, batched (3-D)
+products, products under ``torch.compile`` and products with autograd recording always use
+``torch``'s own operators.
+
+``set_cpu_matmul("torch")`` turns oneDNN off (e.g. to compare the two, as
+``benchmarks/step_speed.py --cpu-matmul torch`` does); ``"auto"`` (the default) uses it where
+it works.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+__all__ = ["set_cpu_matmul", "cpu_matmul", "mm", "addmm"]
+
+_MIN_MNK = 1 << 20  # products smaller than this stay on torch.mm (oneDNN's fixed cost is higher)
+_MIN_SIDE = 16  # nor products with fewer rows or columns (no faster there: [2, 1024] @ [1024, 1280] in 97 vs
+# 110 µs, [1024, 1280] @ [1280, 2] (a transposed [2, 1280]) in 198 vs 187 µs; and less accurate on the
+# pushes' cancelling sums, measured in the toy's gradients)
+_BACKENDS = ("auto", "onednn", "torch")
+_state = {"requested": "auto", "on": None}  # on: None = not probed yet
+_linear = None  # torch.ops.mkldnn._linear_pointwise.default: a @ Wᵀ
+_linear_add = None  # torch.ops.mkldnn._linear_pointwise.binary: a @ Wᵀ + other
+
+
+def set_cpu_matmul(backend: str) -> None:
+    """Which library computes the kernels' large float32 CPU products: ``"auto"`` (oneDNN where it
+    is available and agrees with ``torch.mm``, the default), ``"onednn"`` (the same, but an error
+    instead of a fall-back when it is not usable) or ``"torch"`` (``torch.mm``, i.e. MKL/OpenBLAS)."""
+    if backend not in _BACKENDS:
+        raise ValueError(f"cpu matmul backend must be one of {_BACKENDS}, got {backend!r}")
+    _state["requested"] = backend
+    _state["on"] = False if backend == "torch" else _state.get("usable")  # probed once per process
+    if backend == "onednn" and not (_state["on"] or _probe()):
+        raise RuntimeError(f"oneDNN matrix products are not usable here: {_state.get('why')}")
+
+
+def cpu_matmul() -> str:
+    """The library in effect for large float32 CPU products: ``"onednn"`` or ``"torch"``."""
+    if _state["on"] is None:
+        _probe()
+    return "onednn" if _state["on"] else "torch"
+
+
+def _probe() -> bool:
+    """Whether oneDNN's linear operator exists and computes what ``torch.mm`` computes (on
+    strided operands and with the fused addition, as the kernels call it); sets the state."""
+    global _linear, _linear_add
+    try:
+        if not torch.backends.mkldnn.is_available():
+            raise RuntimeError("torch was built without oneDNN (mkldnn)")
+        op = torch.ops.mkldnn._linear_pointwise
+        lin, lin_add = op.default, op.binary
+        g = torch.Generator().manual_seed(0)
+        a = torch.randn(37, 70, generator=g)[:, 3:64]  # a column block: strided rows
+        b = torch.randn(50, 61, generator=g).mT       # a transposed operand
+        c = torch.randn(37, 80, generator=g)[:, 5:55]
+        want = a @ b
+        got = lin(a, b.mT, None, "none", [], "")
+        got_add = lin_add(a, c, b.mT, None, "add")
+        tol = 1e-5 * want.abs().max().item()
+        if got.shape != want.shape or (got - want).abs().max().item() > tol or \
+                (got_add - (want + c)).abs().max().item() > tol:
+            raise RuntimeError("its products differ from torch.mm's")
+        _linear, _linear_add = lin, lin_add
+        _state["on"] = _state["usable"] = True
+    except Exception as err:  # noqa: BLE001 - any failure means: do not use it
+        _state["on"] = _state["usable"] = False
+        _state["why"] = f"{type(err).__name__}: {err}"
+        if _state["requested"] == "auto":
+            warnings.warn(f"oneDNN matrix products unavailable ({_state['why']}); using torch.mm", RuntimeWarning,
+                          stacklevel=3)
+    return _state["on"]
+
+
+def _use_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
+    on = _state["on"]
+    if on is None:
+        on = _probe()
+    return (on and a.dim() == 2 and b.dim() == 2 and a.dtype is torch.float32 and b.dtype is torch.float32
+            and a.device.type == "cpu" and a.shape[0] >= _MIN_SIDE and b.shape[1] >= _MIN_SIDE
+            and a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_MNK and _plain(a, b)
+            and not ((a.requires_grad or b.requires_grad) and torch.is_grad_enabled())
+            and not torch.compiler.is_compiling())
+
+
+def _plain(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Operand layouts oneDNN runs at speed: ``a`` row-major (rows may be a column block of a wider
+    tensor) or a transposed dense tensor, ``b`` dense or a transposed dense tensor. (Others, e.g. a
+    transposed column block, ran ~1000× slower: oneDNN falls back to its reference code.)"""
+    return ((a.stride(1) == 1 or (a.stride(0) == 1 and a.stride(1) == a.shape[0]))
+            and (b.is_contiguous() or b.mT.is_contiguous()))
+
+
+def mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``a @ b`` (2-D or batched), written into ``out`` (any strided view) when given."""
+    if _use_onednn(a, b):
+        r = _linear(a, b.mT, None, "none", [], "")
+        return r if out is None else out.copy_(r)
+    if out is not None:
+        return torch.mm(a, b, out=out) if a.dim() == 2 else torch.matmul(a, b, out=out)
+    return a @ b
+
+
+def addmm(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0,
+          out: torch.Tensor | None = None, reuse: bool = False) -> torch.Tensor:
+    """``beta·c + a @ b`` (2-D or batched, ``c`` broadcastable to the product), written into ``out``
+    (e.g. ``c`` itself) when given. ``reuse``: ``c`` is not needed again, the result may be written
+    into it (in place on torch's path, a new tensor from oneDNN, saving the copy). One fused kernel
+    on torch's path (``addmm``/``baddbmm``, not a product followed by ``add_(…, alpha=…)``, which
+    inductor 2.13 mis-fuses)."""
+    dnn = _use_onednn(a, b)
+    if out is None and reuse and not dnn and not torch.compiler.is_compiling():
+        out = c
+    if dnn:
+        if beta == 1.0 and c.shape == (a.shape[0], b.shape[1]):
+            r = _linear_add(a, c, b.mT, None, "add")
+        else:
+            r = _linear(a, b.mT, None, "none", [], "").add_(c, alpha=beta)
+        return r if out is None else out.copy_(r)
+    if a.dim() == 2:
+        return torch.addmm(c, a, b, beta=beta) if out is None else torch.addmm(c, a, b, beta=beta, out=out)
+    return torch.baddbmm(c, a, b, beta=beta) if out is None else torch.baddbmm(c, a, b, beta=beta, out=out)
