@@ -90,29 +90,42 @@ def _probe() -> bool:
     return _state["on"]
 
 
-def _use_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
+def _onednn_operands(a: torch.Tensor, b: torch.Tensor):
+    """``(a, b)`` in layouts oneDNN runs at speed when the product goes to oneDNN, else ``None``."""
     on = _state["on"]
     if on is None:
         on = _probe()
-    return (on and a.dim() == 2 and b.dim() == 2 and a.dtype is torch.float32 and b.dtype is torch.float32
+    if not (on and a.dim() == 2 and b.dim() == 2 and a.dtype is torch.float32 and b.dtype is torch.float32
             and a.device.type == "cpu" and a.shape[0] >= _MIN_SIDE and b.shape[1] >= _MIN_SIDE
-            and a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_MNK and _plain(a, b)
+            and a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_MNK
             and not ((a.requires_grad or b.requires_grad) and torch.is_grad_enabled())
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling()):
+        return None
+    return _plain(a, row_blocks=True), _plain(b)
 
 
-def _plain(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Operand layouts oneDNN runs at speed: ``a`` row-major (rows may be a column block of a wider
-    tensor) or a transposed dense tensor, ``b`` dense or a transposed dense tensor. (Others, e.g. a
-    transposed column block, ran ~1000× slower: oneDNN falls back to its reference code.)"""
-    return ((a.stride(1) == 1 or (a.stride(0) == 1 and a.stride(1) == a.shape[0]))
-            and (b.is_contiguous() or b.mT.is_contiguous()))
+def _plain(t: torch.Tensor, row_blocks: bool = False) -> torch.Tensor:
+    """``t`` itself if dense or a transposed dense tensor (or, ``row_blocks``, row-major with a row
+    stride, as a column block of a wider tensor), else a dense copy. oneDNN ran products with other
+    strides (e.g. a transposed column block ``Z[:, a:b].mT``, as the weight gradients' operands)
+    ~1000× slower, on its reference code; a copy costs ~1 % of the product."""
+    if t.stride(1) == 1 and (row_blocks or t.stride(0) == t.shape[1]):
+        return t
+    if t.stride(0) == 1 and t.stride(1) == t.shape[0]:
+        return t
+    return t.mT.contiguous().mT if t.stride(0) == 1 else t.contiguous()
+
+
+def _use_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a @ b`` goes to oneDNN (see the module docstring)."""
+    return _onednn_operands(a, b) is not None
 
 
 def mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``a @ b`` (2-D or batched), written into ``out`` (any strided view) when given."""
-    if _use_onednn(a, b):
-        r = _linear(a, b.mT, None, "none", [], "")
+    ops = _onednn_operands(a, b)
+    if ops is not None:
+        r = _linear(ops[0], ops[1].mT, None, "none", [], "")
         return r if out is None else out.copy_(r)
     if out is not None:
         return torch.mm(a, b, out=out) if a.dim() == 2 else torch.matmul(a, b, out=out)
@@ -126,12 +139,13 @@ def addmm(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, beta: float = 1.0,
     into it (in place on torch's path, a new tensor from oneDNN, saving the copy). One fused kernel
     on torch's path (``addmm``/``baddbmm``, not a product followed by ``add_(…, alpha=…)``, which
     inductor 2.13 mis-fuses)."""
-    dnn = _use_onednn(a, b)
-    if out is None and reuse and not dnn and not torch.compiler.is_compiling():
+    ops = _onednn_operands(a, b)
+    if out is None and reuse and ops is None and not torch.compiler.is_compiling():
         out = c
-    if dnn:
+    if ops is not None:
+        a, b = ops
         if beta == 1.0 and c.shape == (a.shape[0], b.shape[1]):
-            r = _linear_add(a, c, b.mT, None, "add")
+            r = _linear_add(a, _plain(c, row_blocks=True), b.mT, None, "add")
         else:
             r = _linear(a, b.mT, None, "none", [], "").add_(c, alpha=beta)
         return r if out is None else out.copy_(r)
