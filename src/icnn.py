@@ -14,7 +14,8 @@ implementation calls the nets ``D`` (ψ_θ) and ``D_conj`` (ψ_ω). Every net he
 loss on ``push`` costs one ordinary backward pass instead of double back-propagation. The
 forward/backward of that pass are plain functions (``_vp_forward`` / ``_vp_backward``); setting
 ``net.compile = True`` (what ``W2GNConfig(compile=True)`` does) runs them ``torch.compile``-d,
-falling back to eager with one warning if compilation fails.
+falling back to eager with one warning if compilation fails. Their matrix products go through
+:mod:`src.gemm` (oneDNN for large float32 CPU products, where it is faster than torch.mm's MKL).
 """
 from __future__ import annotations
 
