@@ -22,6 +22,8 @@ SPEED_NAMES = {"toy D=2": "toy (D=2, rank 3, 128-128-64, batch 1024)"}
 
 def _num(x: float, digits: int = 4) -> str:
     s = f"{x:.{digits}f}"
+    if float(s) == 0.0:  # no "−0.0000"
+        return f"{0.0:.{digits}f}"
     return s.replace("-", "−") if x < 0 else s
 
 
@@ -143,6 +145,16 @@ def color_table(results: dict) -> str:
         f"| cycle error of inverse∘forward, RMS | {m['cycle_error']:.3f} ({m['cycle_error_255']:.1f}/255) |"])
 
 
+def color_speed_line(results: dict) -> str:
+    img, t, px = results["image"], results["table"], results["per_pixel_network"]
+    return (f"{img['megapixels']:.0f}-Mpx synthetic image ({t['distinct_colours'] / 1e6:.1f} M distinct colours), "
+            f"{results['threads']} thread: {t['megapixels_per_second']:.2f} Mpx/s end to end at "
+            f"{t['peak_rss_mib']:.0f} MiB peak RSS (a 1-Mpx image: {t['baseline_peak_rss_mib_1mpx']:.0f} MiB), vs "
+            f"{px['megapixels_per_second']:.2f} Mpx/s for per-pixel network evaluation (extrapolated from "
+            f"{px['timed_megapixels']:.1f} Mpx); the trilinear LUT, forced although it fails its accuracy check: {results['lut_forced']['megapixels_per_second']:.1f} "
+            f"Mpx/s (generated from `results/color_transfer_speed.json`).")
+
+
 NOTEBOOKS = (  # notebook, results file, experiment, data in the cpu profile
     ("W2GN_toy_experiments", "toy", "N(0, I₂) → 8 / 25 / 49 / 100 Gaussians, Swiss roll", "synthetic (as paper)"),
     ("W2GN_gaussians_high_dimensions", "gaussians", "L2-UVP by dimension", "synthetic (as paper)"),
@@ -170,7 +182,8 @@ def notebooks_table(root: Path = ROOT) -> str:
 
 GENERATORS = (("toy", toy_table), ("gaussians", gaussians_table), ("step_speed", speed_table),
               ("benchmark", benchmark_table), ("gaussians_baselines", baselines_table), ("latent_ot", latent_table),
-              ("style_transfer", style_table), ("domain_adaptation", domain_table), ("color_transfer", color_table))
+              ("style_transfer", style_table), ("domain_adaptation", domain_table), ("color_transfer", color_table),
+              ("color_transfer_speed", color_speed_line))
 
 
 def tables(root: Path = ROOT) -> dict[str, str]:
