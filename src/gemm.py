@@ -5,15 +5,16 @@ on AMD processors it runs its AVX2 kernels even where the CPU has AVX-512 (this 
 2-core machine is an AMD EPYC of family 26, with AVX-512), about half of what the CPU can do.
 oneDNN, which PyTorch also ships (its convolutions use it), dispatches on the instruction sets
 the CPU reports. Measured here, one thread, float32: ``[512, 64] @ [64, 640]`` at 110 GFLOP/s
-(MKL) and 240 GFLOP/s (oneDNN); ``[1024, 1280] @ [1280, 2]`` in 1014 vs 205 µs. A oneDNN call
+(MKL) and 240 GFLOP/s (oneDNN); ``[256, 128] @ [128, 128]`` in 78 vs 44 µs. A oneDNN call
 costs ~10 µs more fixed time, so only products of at least ``2**20`` multiply-adds
 (``m·k·n``) go to it (measured crossover: 0.5–1 M).
 
 What changes is only which library sums the products: the same float32 products, summed in
 another order (relative error against float64 4e-7 vs MKL's 2.5e-7 for a ``[512, 1024] @
-[1024, 640]`` product). oneDNN is reached through ``torch.ops.mkldnn._linear_pointwise`` (the
-operator ``torch.compile`` itself emits for linear layers on CPU), checked against
-``torch.mm`` the first time it is used; where it is missing or disagrees, every product stays
+[1024, 640]`` product). oneDNN is reached through ``torch.ops.mkldnn._linear_pointwise``, a private
+operator of PyTorch's (its compiler's fused linear layer on CPU; torch is pinned), checked
+against ``torch.mm`` the first time it is used (with its own random generator: the global RNG
+is not touched); where it is missing or disagrees, every product stays
 on ``torch.mm`` (with one warning). Products on other devices or dtypes, batched (3-D)
 products, products under ``torch.compile`` and products with autograd recording always use
 ``torch``'s own operators.
