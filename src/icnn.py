@@ -187,7 +187,7 @@ def _vp_forward(meta, masks, x, Fw, w, b, *V):
     direct = not lead and not meta[-1]  # products written into strided blocks (out=): 2-D, eager
     for k in range(1, L):
         qk = q[..., blk[k][0]:blk[k][1]]
-        if direct and masks is None:  # P = q_k + z Vᵀ accumulated in place of q_k (one GEMM, no add)
+        if direct and masks is None:  # P = q_k + z Vᵀ by one GEMM with the addition fused (in q_k's place on torch.mm)
             P = _mm_acc(qk, zs[-1], V[k - 1].mT, reuse=True)
         else:
             P = _mm(zs[-1], V[k - 1].mT)
