@@ -17,6 +17,11 @@ Before timing, both steps are run from the same weights on the same batch and mu
 loss (relative difference ≤ 1e-5) and the same parameter gradients (dropout off: eval masks).
 Matrix-product FLOPs per step are counted with ``torch.utils.flop_counter.FlopCounterMode``.
 
+Ours runs with ``src.gemm``'s default (its large float32 CPU products on oneDNN where usable)
+and, in the same alternating rounds, a second time with every product on ``torch.mm`` (MKL, as
+the reference pattern): the column "ours torch.mm" separates the gain of the computation from
+that of the matrix-product library (``--cpu-matmul torch`` times only the latter).
+
 Times are CPU time of this process (``time.process_time``) per step — on a shared machine the
 wall clock mostly measures how often the scheduler runs us — with the wall-clock ratio beside
 them (with ``--threads`` > 1 CPU time adds up the threads: compare wall clocks then).
@@ -24,6 +29,7 @@ them (with ``--threads`` > 1 CPU time adds up the threads: compare wall clocks t
 counted separately.
 
 Run:  python benchmarks/step_speed.py [--threads 1] [--dims 2 16 64 256 1024] [--reps 7] [--compile]
+      [--cpu-matmul auto|torch]
 """
 from __future__ import annotations
 
