@@ -95,14 +95,15 @@ def _probe() -> bool:
 
 def _onednn_operands(a: torch.Tensor, b: torch.Tensor):
     """``(a, b)`` in layouts oneDNN runs at speed when the product goes to oneDNN, else ``None``."""
+    if torch.compiler.is_compiling():  # first: nothing below is traced (no shape guards, no recompiles)
+        return None
     on = _state["on"]
     if on is None:
         on = _probe()
     if not (on and a.dim() == 2 and b.dim() == 2 and a.dtype is torch.float32 and b.dtype is torch.float32
             and a.device.type == "cpu" and a.shape[0] >= _MIN_SIDE and b.shape[1] >= _MIN_SIDE
             and a.shape[0] * a.shape[1] * b.shape[1] >= _MIN_MNK
-            and not ((a.requires_grad or b.requires_grad) and torch.is_grad_enabled())
-            and not torch.compiler.is_compiling()):
+            and not ((a.requires_grad or b.requires_grad) and torch.is_grad_enabled())):
         return None
     return _plain(a, row_blocks=True), _plain(b)
 
