@@ -296,6 +296,27 @@ def bench(spec, reps, min_time, ours_factory=None, compile=False, torch_mm=False
     return out
 
 
+def matmul_peak(n: int = 1024, seconds: float = 0.5) -> dict:
+    """GFLOP/s of one large float32 product ``[n, n] @ [n, n]`` on each library ours can use: the
+    machine's practical limit, printed beside the steps' FLOP/s."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    out = {}
+    for name in ("torch", "onednn") if gemm.cpu_matmul() == "onednn" else ("torch",):
+        before = gemm._state["requested"]
+        gemm.set_cpu_matmul("torch" if name == "torch" else "auto")
+        try:
+            gemm.mm(a, b)
+            reps, t0 = 0, time.process_time()
+            while time.process_time() - t0 < seconds:
+                gemm.mm(a, b)
+                reps += 1
+            out["torch.mm" if name == "torch" else "onednn"] = round(2 * n ** 3 * reps / (time.process_time() - t0) / 1e9, 1)
+        finally:
+            gemm.set_cpu_matmul(before)
+    return out
+
+
 def _cpu_name() -> str:
     """The CPU model, with its family number where the name alone says little ("AMD EPYC")."""
     info = {}
@@ -343,6 +364,9 @@ def main(argv=None):
         raise SystemExit("ours and the reference pattern disagree")
     if args.check_only:
         return
+    peak = matmul_peak()
+    print("machine limit, one [1024, 1024] @ [1024, 1024] float32 product: "
+          + ", ".join(f"{k} {v} GFLOP/s" for k, v in peak.items()))
     head = (f"{'config':>14} | {'ref ms':>8} | {'ours ms':>8} | {'ratio':>5} | {'wall ratio':>10} | {'ref GFLOP':>9} |"
             f" {'ours GFLOP':>10} | {'ref GFLOP/s':>11} | {'ours GFLOP/s':>12}"
             + (f" | {'ours torch.mm ms':>16} | {'ratio':>5}" if torch_mm else ""))
@@ -373,7 +397,8 @@ def main(argv=None):
         record = {"experiment": "step_speed", "torch": torch.__version__, "python": platform.python_version(),
                   "threads": torch.get_num_threads(), "cpu": _cpu_name(),
                   "cpu_capability": torch.backends.cpu.get_cpu_capability(), "ours_cpu_matmul": gemm.cpu_matmul(),
-                  "reps": args.reps, "unit": "CPU ms per step (median of alternating rounds)", "rows": rows}
+                  "reps": args.reps, "unit": "CPU ms per step (median of alternating rounds)",
+                  "matmul_peak_gflops": peak, "rows": rows}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {out}")

@@ -58,12 +58,17 @@ def gaussians_table(results: dict) -> str:
 def speed_table(results: dict) -> str:
     both = all("ours_torch_mm_ms" in r for r in results["rows"])  # ours also timed with torch.mm
     head = "| config | reference ms | ours ms | ratio |" + (" ours on torch.mm ms | ratio |" if both else "")
-    rows = [head + " ref GFLOP | ours GFLOP |", "|---" * (head.count("|") + 1) + "|"]
+    head += " ref GFLOP | ours GFLOP | ours GFLOP/s |"
+    rows = [head, "|---" * (head.count("|") - 1) + "|"]
     for r in results["rows"]:
         name = SPEED_NAMES.get(r["config"], r["config"].replace("gauss", "Gaussians") + ", batch 256")
         mm = f" {r['ours_torch_mm_ms']:.2f} | {r['ratio_torch_mm']:.2f} |" if both else ""
         rows.append(f"| {name} | {r['ref_ms']:.2f} | {r['ours_ms']:.2f} | {r['ratio']:.2f} |{mm} "
-                    f"{r['ref_gflop']:.3f} | {r['ours_gflop']:.3f} |")
+                    f"{r['ref_gflop']:.3f} | {r['ours_gflop']:.3f} | {r['ours_gflop'] / r['ours_ms'] * 1e3:.0f} |")
+    peak = results.get("matmul_peak_gflops")
+    if peak:
+        rows += ["", "The machine's limit, one `[1024, 1024] @ [1024, 1024]` float32 product in the same run: "
+                 + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()) + "."]
     return "\n".join(rows)
 
 
