@@ -116,6 +116,30 @@ def test_benchmark_reference_pattern_agrees_with_ours():
         assert ours_noise32 <= 2 * ref_noise32 + 1e-7, (spec["name"], ours_noise32, ref_noise32)
 
 
+def test_benchmark_script_runs_end_to_end(tmp_path):
+    """The timing path of benchmarks/step_speed.py (a tiny run): its JSON has the table's fields,
+    ours timed both with src.gemm's default and on torch.mm when oneDNN is in use."""
+    import json
+
+    from src import gemm
+
+    bench = load_script("benchmarks/step_speed.py")
+    out = tmp_path / "speed.json"
+    threads = torch.get_num_threads()
+    try:
+        bench.main(["--threads", "1", "--dims", "2", "--no-toy", "--reps", "1", "--min-time", "0.01",
+                    "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    record = json.loads(out.read_text())
+    (row,) = record["rows"]
+    assert row["config"] == "gauss D=2" and row["ref_ms"] > 0 and row["ours_ms"] > 0 and row["ours_gflop"] > 0
+    assert record["ours_cpu_matmul"] == gemm.cpu_matmul() and record["matmul_peak_gflops"]["torch.mm"] > 0
+    if gemm.cpu_matmul() == "onednn":
+        assert row["ours_torch_mm_ms"] > 0 and record["matmul_peak_gflops"]["onednn"] > 0
+    assert gemm._state["requested"] == "auto"  # the benchmark's switching left the default in place
+
+
 def test_compile_option_falls_back_to_eager_with_one_warning(monkeypatch):
     """W2GNConfig(compile=True) when compilation fails: one RuntimeWarning, then the eager
     kernels, with the same loss and weights as a run without the option."""
