@@ -6,7 +6,7 @@ on AMD processors it runs its AVX2 kernels even where the CPU has AVX-512 (this 
 oneDNN, which PyTorch also ships (its convolutions use it), dispatches on the instruction sets
 the CPU reports. Measured here, one thread, float32: ``[512, 64] @ [64, 640]`` at 110 GFLOP/s
 (MKL) and 240 GFLOP/s (oneDNN); ``[256, 128] @ [128, 128]`` in 78 vs 44 µs. A oneDNN call
-costs ~10 µs more fixed time, so only products of at least ``2**20`` multiply-adds
+costs ~10–20 µs more fixed time, so only products of at least ``2**20`` multiply-adds
 (``m·k·n``) go to it (measured crossover: 0.5–1 M).
 
 What changes is only which library sums the products: the same float32 products, summed in
