@@ -1,8 +1,9 @@
 """Matrix products of the DenseICNN kernels, on the faster of two CPU libraries.
 
 PyTorch's CPU ``torch.mm`` in float32 calls MKL's SGEMM. MKL picks its code path by CPU vendor:
-on AMD processors it runs its AVX2 kernels even where the CPU has AVX-512 (this project's
-2-core machine is an AMD EPYC of family 26, with AVX-512), about half of what the CPU can do.
+on this project's 2-core machine, an AMD EPYC of family 26 with AVX-512, it reaches AVX2-level
+speed (~110 GFLOP/s per core at every size; ``MKL_ENABLE_INSTRUCTIONS`` changes nothing), about
+half of what the CPU can do.
 oneDNN, which PyTorch also ships (its convolutions use it), dispatches on the instruction sets
 the CPU reports. Measured here, one thread, float32: ``[512, 64] @ [64, 640]`` at 110 GFLOP/s
 (MKL) and 240 GFLOP/s (oneDNN); ``[256, 128] @ [128, 128]`` in 78 vs 44 µs. A oneDNN call
