@@ -249,12 +249,8 @@ def time_steps(step, data):
 def _torch_mm(step):
     """``step`` with every product of ours on ``torch.mm`` (``src.gemm`` set to "torch")."""
     def run(X, Y):
-        before = gemm._state["requested"]
-        gemm.set_cpu_matmul("torch")
-        try:
+        with gemm.use_cpu_matmul("torch"):
             return step(X, Y)
-        finally:
-            gemm.set_cpu_matmul(before)
     return run
 
 
@@ -303,17 +299,13 @@ def matmul_peak(n: int = 1024, seconds: float = 0.5) -> dict:
     a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     out = {}
     for name in ("torch", "onednn") if gemm.cpu_matmul() == "onednn" else ("torch",):
-        before = gemm._state["requested"]
-        gemm.set_cpu_matmul("torch" if name == "torch" else "auto")
-        try:
+        with gemm.use_cpu_matmul(name):
             gemm.mm(a, b)
             reps, t0 = 0, time.process_time()
             while time.process_time() - t0 < seconds:
                 gemm.mm(a, b)
                 reps += 1
             out["torch.mm" if name == "torch" else "onednn"] = round(2 * n ** 3 * reps / (time.process_time() - t0) / 1e9, 1)
-        finally:
-            gemm.set_cpu_matmul(before)
     return out
 
 

@@ -28,11 +28,12 @@ slower, on its reference code: those operands are copied to dense ones first (~1
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
 
-__all__ = ["set_cpu_matmul", "cpu_matmul", "mm", "addmm"]
+__all__ = ["set_cpu_matmul", "cpu_matmul", "use_cpu_matmul", "mm", "addmm"]
 
 _MIN_MNK = 1 << 20  # products smaller than this stay on torch.mm (oneDNN's fixed cost is higher)
 _MIN_SIDE = 16  # nor products with fewer rows or columns (no faster there: [2, 1024] @ [1024, 1280] in 97 vs
@@ -54,6 +55,17 @@ def set_cpu_matmul(backend: str) -> None:
     _state["on"] = False if backend == "torch" else _state.get("usable")  # probed once per process
     if backend == "onednn" and not (_state["on"] or _probe()):
         raise RuntimeError(f"oneDNN matrix products are not usable here: {_state.get('why')}")
+
+
+@contextlib.contextmanager
+def use_cpu_matmul(backend: str):
+    """``set_cpu_matmul(backend)`` inside a ``with`` block; the previous choice is restored after."""
+    before = _state["requested"]
+    set_cpu_matmul(backend)
+    try:
+        yield
+    finally:
+        set_cpu_matmul(before)
 
 
 def cpu_matmul() -> str:

@@ -67,7 +67,7 @@ class W2GNConfig:
             Each new batch shape / call kind compiles once (a few graphs, ~0.5 min with gcc on
             this 2-core CPU); if compilation fails it warns once and runs eagerly. Off by default:
             on this CPU it is slower than the eager passes (ms per step, compiled vs eager:
-            Gaussians D = 16 12.8 vs 8.4, toy configuration 30.3 vs 22.5; the toy's sparse
+            Gaussians D = 16 9.9 vs 5.9, toy configuration 20.8 vs 16.3; the toy's sparse
             dropout masks, whose number of dropped units varies, also trigger recompilations),
             see ``benchmarks/step_speed.py --compile``; meant for trying on CUDA, where it is
             untested. Other nets ignore it.
@@ -139,9 +139,14 @@ class _L1(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        signs = torch._foreach_sign(ctx.saved_tensors)
-        torch._foreach_mul_(signs, grad * ctx.l1)
-        return (None, *signs)
+        return (None, *_l1_grads(ctx.saved_tensors, grad * ctx.l1))
+
+
+def _l1_grads(params, coef) -> list:
+    """∂(coef·Σ|p|)/∂p = coef·sign(p) for each tensor."""
+    signs = torch._foreach_sign(params)
+    torch._foreach_mul_(signs, coef)
+    return signs
 
 
 def _half_sq_norms(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -223,9 +228,7 @@ class _DenseObjective(torch.autograd.Function):
             torch._foreach_add_(gC, C._pass_backward(r1, None, dY_inv, needs_dx=False)[1])
         if l1:
             for grads, fused in ((gD, pD), (gC, pC)):
-                signs = torch._foreach_sign(fused)
-                torch._foreach_mul_(signs, g * l1)
-                torch._foreach_add_(grads, signs)
+                torch._foreach_add_(grads, _l1_grads(fused, g * l1))
         ctx.records = ctx.residuals = ctx.fused = None
         return (None, None, None, *D._param_grads(gD), *C._param_grads(gC))
 

@@ -78,10 +78,9 @@ def test_which_products_go_to_onednn(backend):
     with torch.enable_grad():  # recorded by autograd: torch's differentiable operator
         a = ops["plain"][0].clone().requires_grad_()
         assert not gemm._use_onednn(a, ops["plain"][1])
-    gemm.set_cpu_matmul("torch")
-    assert gemm.cpu_matmul() == "torch" and not gemm._use_onednn(*ops["plain"])
-    gemm.set_cpu_matmul("auto")
-    assert gemm.cpu_matmul() == "onednn"
+    with gemm.use_cpu_matmul("torch"):
+        assert gemm.cpu_matmul() == "torch" and not gemm._use_onednn(*ops["plain"])
+    assert gemm.cpu_matmul() == "onednn"  # restored after the block
 
 
 def test_bad_backend_and_unusable_onednn(backend, monkeypatch):
