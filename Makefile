@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test notebooks venv clean-venv
+.PHONY: test notebooks figures venv clean-venv
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 # (W2GN_PROFILE=paper with a CUDA GPU, else cpu; set W2GN_PROFILE to override).
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
+
+# pics/ and poster/ from results/*.json and the notebooks' preserved outputs (run_notebooks.py
+# also does this after a successful run).
+figures: $(STAMP)
+	$(PY) scripts/make_figures.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,10 +7,12 @@
 
 The profile defaults to `paper` with a CUDA GPU, else `cpu` (see src/configs.py). A notebook
 that fails is saved with its error output and the script exits non-zero after the others ran.
+When every notebook ran, pics/ and poster/ are regenerated (scripts/make_figures.py).
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,9 +58,11 @@ def main() -> int:
             failed.append(path)
             print(f"  FAILED (saved with the error output): {str(err).splitlines()[-1] if str(err) else err}", flush=True)
     if failed:
-        print(f"{len(failed)} notebook(s) failed: {', '.join(map(str, failed))}", file=sys.stderr)
+        print(f"{len(failed)} notebook(s) failed: {', '.join(map(str, failed))}; pics/ and poster/ not "
+              "regenerated", file=sys.stderr)
         return 1
-    return 0
+    print("regenerating pics/ and poster/ ...", flush=True)
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "make_figures.py")]).returncode
 
 
 if __name__ == "__main__":
