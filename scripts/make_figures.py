@@ -58,6 +58,7 @@ POSTER_DPI = 110  # 24 × 13.5 in → 2640 × 1485 px
 #: the cell's image/png outputs are taken in order
 NOTEBOOK_IMAGES = {
     "toy_maps": ("W2GN_toy_experiments", "plot_toy_maps("),            # one image per toy target
+    "toy_coverage": ("W2GN_toy_experiments", "plot_mode_shares("),       # components' shares histogram
     "latent_samples": ("W2GN_latent_space_optimal_transport", "plot_generated_comparison("),
     "color_images": ("W2GN_color_transfer", "map_image(cmap, source)"),
     "color_clouds": ("W2GN_color_transfer", "plot_rgb_clouds("),       # forward, then inverse
@@ -212,6 +213,12 @@ def save(fig, path: Path, dpi: float = 100, quantize: bool = False):
         raise
 
 
+def fmt_small(x: float, digits: int = 4) -> str:
+    """A small signed number without "-0.0000"."""
+    text = f"{x:.{digits}f}"
+    return f"{0.0:.{digits}f}" if float(text) == 0.0 else text
+
+
 def fmt_uvp(x: float) -> str:
     """L2-UVP % as printed: 2 decimals below 10, else 1."""
     return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
@@ -315,13 +322,21 @@ def fig_mapping(inp: Inputs):
 
 def fig_toy(inp: Inputs):
     m = inp.get("toy", "metrics", "100g")
-    img = inp.toy_image("100g")
-    fig = plt.figure(figsize=(img.shape[1] / 100, img.shape[0] / 100 + 0.55))
+    imgs = [inp.toy_image("100g"), inp.notebook_image("toy_coverage")]
+    w = max(im.shape[1] for im in imgs) / 100
+    heights = [im.shape[0] / 100 for im in imgs]
+    foot = 0.55
+    fig = plt.figure(figsize=(w, sum(heights) + foot))
     H = fig.get_figheight()
-    show_image(fig.add_axes([0, 0.55 / H, 1, img.shape[0] / 100 / H]), img)
+    y = 1.0
+    for im, h in zip(imgs, heights):
+        y -= h / H
+        show_image(fig.add_axes([0, y, im.shape[1] / 100 / w, h / H]), im)
     footer(fig, f"N(0, I₂) → 100 Gaussians: {m['iterations']} steps; modes covered {m['modes_covered']}/{m['n_modes']}, "
-                f"mass in modes {m['mass_in_modes']:.2f}, energy distance forward {m['energy_forward']:.4f} / inverse "
-                f"{m['energy_inverse']:.4f}. Image: notebooks/W2GN_toy_experiments.ipynb. {inp.note('toy')}")
+                f"mass in modes {m['mass_in_modes']:.2f}, energy distance forward {fmt_small(m['energy_forward'])} / "
+                f"inverse {fmt_small(m['energy_inverse'])}. Below: each mixture component's share of the pushed "
+                f"sample / its expected share, all targets. Images: notebooks/W2GN_toy_experiments.ipynb. "
+           + inp.note("toy"))
     return fig
 
 
@@ -351,7 +366,7 @@ def plot_baselines(ax, inp: Inputs, legend_size: float = 7):
     ax.set_xlabel("dimension D")
     ax.set_ylabel("L2-UVP, %")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=legend_size, ncol=2, loc="upper left")
+    ax.legend(fontsize=legend_size, ncol=2, loc="lower right")
 
 
 def plot_w2gn_dims(ax, inp: Inputs, legend_size: float = 7):
@@ -368,7 +383,7 @@ def plot_w2gn_dims(ax, inp: Inputs, legend_size: float = 7):
     ax.set_xlabel("dimension D")
     ax.set_ylabel("L2-UVP, %")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=legend_size, loc="upper left")
+    ax.legend(fontsize=legend_size, loc="lower right")
 
 
 def fig_gaussians(inp: Inputs):
@@ -544,7 +559,7 @@ QUANTIZED = {"color_transfer.png"}  # photographs: 256 colours keep them under ~
 def poster_tables(inp: Inputs) -> dict[str, dict]:
     """Every number the poster prints, as ``{table: {"columns": [...], "rows": [[label, cell…]…], "source": …}}``."""
     b = inp.get("gaussians_baselines", "metrics")
-    paper = b["paper_l2_uvp"] if "paper_l2_uvp" in b else inp.get("gaussians_baselines", "metrics", "paper_l2_uvp")
+    paper = inp.get("gaussians_baselines", "metrics", "paper_l2_uvp")
     dims = list(next(iter(b["l2_uvp"].values())))
     pcol = {str(d): i for i, d in enumerate(paper["dims"])}
     rows = [[method] + [f"{vals[d]:.2f}\n({paper[method][pcol[d]]})" for d in dims]
