@@ -55,7 +55,8 @@ POSTER = ("W2GN_poster.svg", "W2GN_poster.png")
 POSTER_DPI = 110  # 24 × 13.5 in → 2640 × 1485 px
 
 #: notebook images used, by (notebook, a string that occurs in exactly one code cell's source);
-#: the cell's image/png outputs are taken in order
+#: the cell's image/png outputs are taken in order. The profile the notebook's first cell printed
+#: must be that of the results file it writes (NOTEBOOK_RESULTS), so images and numbers match.
 NOTEBOOK_IMAGES = {
     "toy_maps": ("W2GN_toy_experiments", "plot_toy_maps("),            # one image per toy target
     "toy_coverage": ("W2GN_toy_experiments", "plot_mode_shares("),       # components' shares histogram
@@ -65,6 +66,9 @@ NOTEBOOK_IMAGES = {
     "da_pca": ("W2GN_domain_adaptation", "W2GN-mapped"),
     "style_grids": ("W2GN_style_transfer", "fwd_eval, inv_eval = maps("),  # eval images 0–7, 8–15
 }
+NOTEBOOK_RESULTS = {"W2GN_toy_experiments": "toy", "W2GN_latent_space_optimal_transport": "latent_ot",
+                    "W2GN_color_transfer": "color_transfer", "W2GN_domain_adaptation": "domain_adaptation",
+                    "W2GN_style_transfer": "style_transfer"}
 
 RC = {
     "font.family": "DejaVu Sans",  # bundled with matplotlib
@@ -96,17 +100,19 @@ class InputError(RuntimeError):
 class Inputs:
     """Lazy, checked access to results/*.json and the notebooks' output images under ``root``."""
 
-    def __init__(self, root: Path = ROOT):
+    def __init__(self, root: Path = ROOT, results_dir: Path | None = None):
         self.root = Path(root)
+        #: like the notebooks (src.utils.results_dir): env W2GN_RESULTS_DIR, else <root>/results
+        self.results_dir = Path(results_dir or os.environ.get("W2GN_RESULTS_DIR") or self.root / "results")
         self._results: dict[str, dict] = {}
         self._notebooks: dict[str, dict] = {}
 
     def results(self, name: str) -> dict:
         if name not in self._results:
-            path = self.root / "results" / f"{name}.json"
+            path = self.results_dir / f"{name}.json"
             if not path.exists():
-                raise InputError(f"missing results file {path.relative_to(self.root)} "
-                                 f"(run notebooks/… that writes it, or restore it from git)")
+                raise InputError(f"missing results file {path} (run the notebook that writes it, or restore it "
+                                 "from git)")
             self._results[name] = json.loads(path.read_text())
         return self._results[name]
 
@@ -130,8 +136,10 @@ class Inputs:
         path = self.root / "notebooks" / f"{notebook}.ipynb"
         if notebook not in self._notebooks:
             if not path.exists():
-                raise InputError(f"missing notebook {path.relative_to(self.root)}")
-            self._notebooks[notebook] = json.loads(path.read_text())
+                raise InputError(f"missing notebook notebooks/{notebook}.ipynb")
+            nb = json.loads(path.read_text())
+            self._check_profile(notebook, nb)
+            self._notebooks[notebook] = nb
         cells = [c for c in self._notebooks[notebook]["cells"]
                  if c.get("cell_type") == "code" and needle in "".join(c.get("source", ""))]
         if len(cells) != 1:
@@ -143,6 +151,18 @@ class Inputs:
             raise InputError(f"notebooks/{notebook}.ipynb: the cell containing {needle!r} has no image output "
                              "(run the notebook to preserve its outputs)")
         return images
+
+    def _check_profile(self, notebook: str, nb: dict):
+        """The profile printed in the notebook's outputs is the profile of its results file."""
+        text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c.get("cell_type") == "code"
+                       for o in c.get("outputs", []))
+        found = re.search(r"^profile:\s+(\w+)", text, flags=re.M)
+        if found is None:
+            raise InputError(f"notebooks/{notebook}.ipynb: no 'profile: …' line in its outputs (run the notebook)")
+        name = NOTEBOOK_RESULTS[notebook]
+        if found.group(1) != self.get(name, "profile"):
+            raise InputError(f"notebooks/{notebook}.ipynb shows profile {found.group(1)!r} but results/{name}.json "
+                             f"is from profile {self.get(name, 'profile')!r}: re-run the notebook so both match")
 
     def notebook_image(self, key: str, index: int = 0) -> np.ndarray:
         images = self.notebook_images(key)

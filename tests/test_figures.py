@@ -37,7 +37,8 @@ def test_readme_references_the_figures(mod):
     assert expected <= refs, f"README.md does not show {sorted(expected - refs)}"
 
 
-def test_regenerated_figures_equal_committed(mod, tmp_path):
+def test_regenerated_figures_equal_committed(mod, tmp_path, monkeypatch):
+    monkeypatch.delenv("W2GN_RESULTS_DIR", raising=False)
     for package in ("matplotlib", "pillow"):
         if version(package) != _pinned(package):
             pytest.skip(f"{package} {version(package)} is not the pinned {_pinned(package)}: "
@@ -97,7 +98,8 @@ def test_poster_prints_the_results_numbers():
         assert f"results/{name}.json" in joined, f"the poster does not name results/{name}.json as a source"
 
 
-def test_missing_inputs_are_named(mod, tmp_path):
+def test_missing_inputs_are_named(mod, tmp_path, monkeypatch):
+    monkeypatch.delenv("W2GN_RESULTS_DIR", raising=False)
     shutil.copytree(ROOT / "results", tmp_path / "results")
     (tmp_path / "notebooks").mkdir()
     inp = mod.Inputs(tmp_path)
@@ -108,16 +110,22 @@ def test_missing_inputs_are_named(mod, tmp_path):
         inp.get("latent_ot", "metrics", "nope")
     with pytest.raises(mod.InputError, match=r"notebooks/W2GN_color_transfer\.ipynb"):
         inp.notebook_images("color_images")
-    nb = {"cells": [{"cell_type": "code", "source": "plot_rgb_clouds(x)", "outputs": []}]}
-    (tmp_path / "notebooks" / "W2GN_color_transfer.ipynb").write_text(json.dumps(nb))
+    profile = mod.Inputs(tmp_path).get("color_transfer", "profile")
+    printed = {"output_type": "stream", "name": "stdout", "text": f"experiment: color_transfer\nprofile:    {profile}\n"}
+    nb = {"cells": [{"cell_type": "code", "source": "plot_rgb_clouds(x)", "outputs": [printed]}]}
+    path = tmp_path / "notebooks" / "W2GN_color_transfer.ipynb"
+    path.write_text(json.dumps(nb))
     with pytest.raises(mod.InputError, match="has no image output"):
         mod.Inputs(tmp_path).notebook_images("color_clouds")
     with pytest.raises(mod.InputError, match="expected one code cell containing"):
         mod.Inputs(tmp_path).notebook_images("color_images")
+    printed["text"] = "profile:    smoke\n"
+    path.write_text(json.dumps(nb))
+    with pytest.raises(mod.InputError, match="shows profile 'smoke' but results/color_transfer.json"):
+        mod.Inputs(tmp_path).notebook_images("color_clouds")
 
 
-def test_paper_cells():
-    mod = load_script("scripts/make_figures.py")
+def test_paper_cells(mod):
     assert mod.paper_value("<1") == (1.0, "v")
     assert mod.paper_value(">50") == (50.0, "^")
     assert mod.paper_value("1.3") == (1.3, "o")
