@@ -89,7 +89,7 @@ PNG_META = {"Software": None}
 SVG_META = {"Date": None, "Creator": None}
 
 COLORS = {"LSOT": "tab:red", "MM-1": "tab:orange", "MM-2": "tab:purple", "W2GN": "tab:blue",
-          "ours": "tab:blue", "paper": "tab:gray", "linear": "tab:orange"}
+          "ours": "tab:blue"}
 
 
 class InputError(RuntimeError):
@@ -270,10 +270,7 @@ def draw_icnn(ax, hidden, rank: int, activation: str, strong_convexity: float, f
     ax.plot([0.8, xs[-1]], [bus, bus], color="0.35", lw=1.1)
     box(0.2 + 0.3, bus, 0.6, 0.4, "$x$", "#e8eef7", size=fontsize + 1)
     for i, (x, h) in enumerate(zip(xs, hidden)):
-        if i:
-            arrow((x, bus), (x, qy - 0.27))
-        else:
-            arrow((x, bus), (x, qy - 0.27))
+        arrow((x, bus), (x, qy - 0.27))
         box(x, qy, bw * 0.8, 0.5, f"$Q_{i + 1}(x)$: {h} units", "#fdf1dc")
         label = "$z_1 = Q_1(x)$" if i == 0 else f"$z_{i + 1}=\\sigma(W_{i}z_{i} + Q_{i + 1}(x))$"
         box(x, zy, bw, 0.5, label, "#e3f2e1")
