@@ -209,8 +209,8 @@ def save(fig, path: Path, dpi: float = 100, quantize: bool = False):
     """Write ``fig`` atomically (temp file in the same folder + rename), without volatile metadata.
 
     PNGs are flattened to RGB (the figures are opaque) and written by Pillow with ``optimize``;
-    ``quantize`` reduces them to 256 colours (median cut, Floyd–Steinberg dithering) — for the figure
-    with photographs, which would otherwise be too large for a README."""
+    ``quantize`` reduces them to 256 colours (octree, Floyd–Steinberg dithering) — for figures with
+    photographs, which would otherwise be too large for a README (the SVG poster keeps full colour)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
@@ -220,7 +220,9 @@ def save(fig, path: Path, dpi: float = 100, quantize: bool = False):
             fig.savefig(buf, format="png", dpi=dpi, metadata=PNG_META)
             img = Image.open(buf).convert("RGB")
             if quantize:
-                img = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+                img = img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
+                pal = img.getpalette()  # the octree's near-white entry back to the background's white
+                img.putpalette([255 if min(pal[i - i % 3:i - i % 3 + 3]) >= 248 else v for i, v in enumerate(pal)])
             img.save(tmp, format="PNG", optimize=True)
         else:
             fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, metadata=SVG_META)
@@ -821,7 +823,7 @@ def make_all(out: Path, root: Path = ROOT) -> list[Path]:
         fig = make_poster(inp)
         try:
             for name in POSTER:
-                save(fig, out / "poster" / name, dpi=POSTER_DPI)
+                save(fig, out / "poster" / name, dpi=POSTER_DPI, quantize=True)
                 written.append(out / "poster" / name)
         finally:
             plt.close(fig)
