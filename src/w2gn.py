@@ -285,6 +285,11 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
     """
     if cycle not in CYCLE_VARIANTS:
         raise ValueError(f"cycle must be one of {CYCLE_VARIANTS}, got {cycle!r}")
+    if X.shape[0] == 0 or Y.shape[0] == 0:
+        raise ValueError(f"w2gn_losses needs non-empty batches, got X {list(X.shape)} and Y {list(Y.shape)}")
+    for batch, net in ((X, D), (Y, D_conj)):
+        if hasattr(net, "_check_input"):
+            net._check_input(batch)  # shape and dtype, with a clear message
     if isinstance(D, DenseICNN) and isinstance(D_conj, DenseICNN) and not (X.requires_grad or Y.requires_grad):
         # DenseICNN on data batches: the whole objective as one autograd node (see _DenseObjective)
         loss, correlation, reg, cycle_y, cycle_x = _DenseObjective.apply(
@@ -386,6 +391,12 @@ def _sample_checked(sampler, n: int, net, role: str) -> torch.Tensor:
     x = sampler.sample(n)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{role} sampler {type(sampler).__name__}.sample must return a torch.Tensor, got {type(x).__name__}")
+    if x.shape[0] != n:
+        raise ValueError(f"{role} sampler {type(sampler).__name__}.sample({n}) returned {x.shape[0]} samples")
+    weight = next(net.parameters(), None)
+    if weight is not None and x.dtype != weight.dtype:
+        raise TypeError(f"{role} sampler {type(sampler).__name__} returned {x.dtype} samples for a net with "
+                        f"{weight.dtype} weights; build the sampler with dtype={weight.dtype}")
     expected = tuple(getattr(net, "sample_shape", x.shape[1:]))
     if tuple(x.shape[1:]) != expected:
         raise ValueError(f"{role} sampler {type(sampler).__name__} returned samples of shape {list(x.shape)}, "
