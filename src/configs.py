@@ -580,7 +580,7 @@ class BenchmarkConfig(ExperimentConfig):
     scored (no selection by the true map).
 
     ``root``: folder holding ``Mix3toMix10/{D}_v1.pt, {D}_v2.pt``; ``None`` looks at env
-    ``W2GN_W2BENCH``, then ``../shared/data/w2bench`` beside the repository, then the download
+    ``W2GN_W2BENCH``, then the copy shipped in ``data/w2bench`` (D ≤ 128), then the download
     cache (see :func:`src.benchmark.locate_root`).
     """
 
