@@ -410,7 +410,8 @@ def make_benchmark_nets(dim: int, cfg, device=None):
     D.to(device)
     loss = pretrain_identity(D, StandardNormalSampler(dim, device=device, seed=cfg.seed + 7),
                              iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress)
+                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress,
+                             checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
     D_conj = net().to(device)
     D_conj.load_state_dict(D.state_dict())
     return D, D_conj, loss
@@ -436,7 +437,8 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
     n_iter = cfg.iterations_for(bench.dim)
     w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
                        lambda_cycle=float(cfg.lambda_per_dim * bench.dim), cycle=cfg.cycle, iterations=n_iter,
-                       log_every=min(cfg.eval_every, max(n_iter, 1)), seed=cfg.seed, progress=cfg.progress)
+                       log_every=min(cfg.eval_every, max(n_iter, 1)), seed=cfg.seed, progress=cfg.progress,
+                       checkpoint_path=cfg.checkpoint(f"d{bench.dim}_{n_iter}"))
     curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
 
     def record(iteration, D_, D_conj_):
@@ -452,6 +454,7 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
         return True
 
     record(0, D, D_conj)
+    track.state_dict, track.load_state_dict = (lambda: {"curve": curve}), (lambda s: curve.update(s["curve"]))
     history = train(D, D_conj, bench.input_sampler, bench.output_sampler, w2cfg, callback=track) if n_iter else {}
     final = bench.score(D, D_conj)
     if not curve["iteration"] or curve["iteration"][-1] != n_iter:

@@ -744,7 +744,8 @@ class W2GNTrainer:
             X_sampler, Y_sampler: objects with ``sample(n)`` returning ``[n, *shape]`` tensors.
             callback: ``callback(iteration, D, D_conj, logs)`` called at every logged step
                 (``logs``: the floats just appended to the history). Returning ``False``
-                stops training early.
+                stops training early. If it has ``state_dict()`` / ``load_state_dict(state)``
+                (e.g. an evaluation curve; plain data), that state is checkpointed and resumed too.
 
         Returns:
             the history (also ``self.history``).
@@ -770,6 +771,8 @@ class W2GNTrainer:
             self.set_config(c)
             _load_sampler_states(samplers, state["samplers"])
             _set_global_rng_state(state["rng"])
+            if "callback" in state and callable(getattr(callback, "load_state_dict", None)):
+                callback.load_state_dict(state["callback"])
             run_end, done = int(state["run_end"]), bool(state["done"])
         else:
             if c.seed is not None and not self._seeded:
@@ -784,6 +787,8 @@ class W2GNTrainer:
             state = self.state_dict()
             state.update(kind="train", run_end=run_end, done=finished, samplers=_sampler_states(samplers),
                          rng=_global_rng_state())
+            if callable(getattr(callback, "state_dict", None)):
+                state["callback"] = callback.state_dict()
             _write_checkpoint(path, state)
             last_saved = self.iteration
 

@@ -179,3 +179,27 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
     with pytest.raises(FileNotFoundError, match="folder"):
         atomic_write_text(tmp_path / "missing" / "r.json", "x")
+
+
+def test_paper_profile_checkpoints_and_glue_resumes(tmp_path, monkeypatch):
+    """get_config gives the paper profile (or any, with W2GN_CHECKPOINT_DIR) a checkpoint folder;
+    the Gaussians glue then checkpoints, and a second call finds the finished run and loads it."""
+    from src.configs import GaussiansConfig, ToyConfig, get_config
+    from src.experiments_gaussian import run_gaussian_dim
+
+    monkeypatch.delenv("W2GN_CHECKPOINT_DIR", raising=False)
+    assert get_config(ToyConfig, "paper").checkpoint_dir is not None
+    assert get_config(ToyConfig, "smoke").checkpoint_dir is None and get_config(ToyConfig, "smoke").checkpoint("x") is None
+    monkeypatch.setenv("W2GN_CHECKPOINT_DIR", str(tmp_path / "ck"))
+    cfg = get_config(GaussiansConfig, "smoke", iterations=40, pretrain_iterations=30, eval_every=20, progress=False)
+    assert cfg.checkpoint_dir == str(tmp_path / "ck")
+    first = run_gaussian_dim(2, cfg)
+    files = sorted(p.name for p in (tmp_path / "ck").iterdir())
+    assert files == ["GaussiansConfig_smoke_d2_40.pt", "GaussiansConfig_smoke_d2_pretrain.pt"]
+    again = run_gaussian_dim(2, cfg)
+    for a, b in zip([*first.D.parameters(), *first.D_conj.parameters()], [*again.D.parameters(), *again.D_conj.parameters()]):
+        assert torch.equal(a, b)
+    assert again.l2_uvp == first.l2_uvp and len(first.curve["iteration"]) == 3
+    for k in first.curve:  # restored from the checkpoint (the first "w2" is NaN: compare as tensors)
+        torch.testing.assert_close(torch.tensor(again.curve[k]), torch.tensor(first.curve[k]), rtol=0, atol=0,
+                                   equal_nan=True)
