@@ -144,6 +144,8 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(response, out)
+                out.flush()
+                os.fsync(out.fileno())
             with open(tmp, "rb") as fh:
                 head = fh.read(64)
             if head.startswith(b"version https://git-lfs"):
