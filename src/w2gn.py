@@ -20,6 +20,8 @@ every optimiser step both nets are ``convexify()``-ed.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import math
 import numbers
@@ -469,6 +471,11 @@ def _write_checkpoint(path, state: dict) -> None:
     state = dict(state, format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION)
     state.pop("checksum", None)
     state["checksum"] = _digest(state)
+    # temporary files left by a killed save of this checkpoint (one writer per run file)
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
+        with contextlib.suppress(OSError):
+            os.unlink(leftover)
     atomic_torch_save(state, path)
 
 
