@@ -33,6 +33,7 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 import time
@@ -378,11 +379,12 @@ def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, pro
     pretrain_loss = pretrain_identity(
         D, UniformSampler(3, cfg.pretrain_low, cfg.pretrain_high, device=device, seed=cfg.seed + 1),
         iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=1.0, tol=cfg.pretrain_tol,
-        batch_size=cfg.pretrain_batch_size, progress=progress)
+        batch_size=cfg.pretrain_batch_size, progress=progress, checkpoint_path=cfg.checkpoint("pretrain"))
     D_conj = make().to(device)
     D_conj.load_state_dict(D.state_dict())
     w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
-                       iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress)
+                       iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,
+                       checkpoint_path=cfg.checkpoint("fit_" + hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()[:16]))
     history = train(D, D_conj, TensorDatasetSampler(X, device, seed=cfg.seed + 2),
                     TensorDatasetSampler(Y, device, seed=cfg.seed + 3), w2cfg, callback=callback)
     fit_time = time.perf_counter() - start

@@ -522,11 +522,18 @@ def _check_same_run(path, saved: dict, current: dict, what: str) -> None:
 
 
 def _sampler_states(samplers: dict) -> dict:
-    return {k: (s.state_dict() if callable(getattr(s, "state_dict", None)) else rng_state_dict(s))
-            for k, s in samplers.items()}
+    out = {k: (s.state_dict() if callable(getattr(s, "state_dict", None)) else rng_state_dict(s))
+           for k, s in samplers.items()}
+    out["types"] = {k: type(s).__name__ for k, s in samplers.items()}
+    return out
 
 
 def _load_sampler_states(samplers: dict, states: dict) -> None:
+    saved = states.get("types", {})
+    for k, s in samplers.items():
+        if k in saved and saved[k] != type(s).__name__:
+            raise CheckpointError(f"the checkpoint was written with a {saved[k]} sampler for {k}, "
+                                  f"now it is a {type(s).__name__}: another run; delete the file to start afresh")
     for k, s in samplers.items():
         if callable(getattr(s, "load_state_dict", None)):
             s.load_state_dict(states[k])

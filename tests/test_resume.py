@@ -205,3 +205,27 @@ def test_paper_profile_checkpoints_and_glue_resumes(tmp_path, monkeypatch):
     for k in first.curve:  # restored from the checkpoint (the first "w2" is NaN: compare as tensors)
         torch.testing.assert_close(torch.tensor(again.curve[k]), torch.tensor(first.curve[k]), rtol=0, atol=0,
                                    equal_nan=True)
+
+
+def test_pretraining_checkpoint_early_stop_and_reload(tmp_path):
+    """An early-stopped pretraining is saved as finished; a second call loads it (no steps) and
+    leaves the global RNG where the first left it."""
+    from src.w2gn import pretrain_identity
+
+    path = str(tmp_path / "pre.pt")
+
+    def run():
+        torch.manual_seed(0)
+        D = DenseICNN(2, [8], dropout=0.01)
+        loss = pretrain_identity(D, StandardNormalSampler(2, seed=3), iterations=500, tol=0.5, batch_size=32,
+                                 progress=False, checkpoint_path=path, checkpoint_every=3)
+        return D, loss, torch.rand(3)
+
+    D1, loss1, after1 = run()
+    state = torch.load(path, weights_only=True)
+    assert state["done"] and state["iteration"] < 500 and loss1 < 0.5
+    D2, loss2, after2 = run()
+    assert loss2 == loss1 and torch.equal(after1, after2)
+    assert all(torch.equal(a, b) for a, b in zip(D1.parameters(), D2.parameters()))
+    with pytest.raises(CheckpointError, match="identity-pretraining"):
+        load_checkpoint(path)
