@@ -13,14 +13,14 @@ A pair (P, Q) whose optimal map is known and non-linear:
 
 Usage::
 
-    bench = Mix3ToMix10(16, root="../shared/data/w2bench")
+    bench = Mix3ToMix10(16)                           # the copy shipped in data/w2bench
     X, Y = bench.input_sampler.sample(256), bench.output_sampler.sample(256)
     print(bench.score_linear())                       # linear (Bures) baseline
     print(bench.score(D, D_conj))                     # fitted potentials (anything with push_nograd)
 
-The checkpoint files are not part of this repository. ``root=None`` means a cache folder
-(env ``W2GN_W2BENCH`` or ``~/.cache/w2gn/w2bench``) that is filled by downloading the files from
-the benchmark's public GitHub repository when they are missing.
+The checkpoint files of D = 2 … 128 ship in ``data/w2bench`` (MIT licence beside them); with
+``root=None`` they are found there, else (env ``W2GN_W2BENCH``, or D = 256/512) in a cache folder
+(``~/.cache/w2gn/w2bench``) filled by downloading from the benchmark's public GitHub repository.
 """
 from __future__ import annotations
 
@@ -74,20 +74,23 @@ def default_cache_dir() -> Path:
     return cache / "w2gn" / "w2bench"
 
 
-def _shared_copy() -> Path | None:
-    path = REPO_ROOT.parent / "shared" / "data" / "w2bench"
-    return path if (path / SUBFOLDER).is_dir() else None
+#: the copy shipped with the repository (D = 2 … 128, MIT licence beside it)
+SHIPPED_ROOT = REPO_ROOT / "data" / "w2bench"
+
+
+def _shipped_copy() -> Path | None:
+    return SHIPPED_ROOT if (SHIPPED_ROOT / SUBFOLDER).is_dir() else None
 
 
 def locate_root(root=None) -> Path:
     """The folder to load the checkpoints from: ``root`` if given, else env ``W2GN_W2BENCH``,
-    else a copy beside the repository (``../shared/data/w2bench``) when present, else the cache
-    folder (:func:`default_cache_dir`)."""
+    else the copy shipped in the repository (``data/w2bench``, D = 2 … 128) when present, else
+    the cache folder (:func:`default_cache_dir`, filled by downloading)."""
     if root is not None:
         return Path(root).expanduser()
     if os.environ.get("W2GN_W2BENCH"):
         return default_cache_dir()
-    return _shared_copy() or default_cache_dir()
+    return _shipped_copy() or default_cache_dir()
 
 
 def _file_names(dim: int) -> list[str]:
@@ -141,6 +144,8 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(response, out)
+                out.flush()
+                os.fsync(out.fileno())
             with open(tmp, "rb") as fh:
                 head = fh.read(64)
             if head.startswith(b"version https://git-lfs"):
@@ -164,10 +169,14 @@ def _missing_message(dim: int, folder: Path, errors: list[str] | None = None) ->
 
 
 def ensure_checkpoints(dim: int, root=None, download: bool = True) -> list[Path]:
-    """Paths of ``{dim}_v1.pt``, ``{dim}_v2.pt`` under ``root`` (default: the cache folder),
-    downloading them when missing and ``download`` is true."""
+    """Paths of ``{dim}_v1.pt``, ``{dim}_v2.pt`` under ``root`` (default: env ``W2GN_W2BENCH``,
+    else the shipped copy when it holds ``dim``, else the cache folder), downloading them when
+    missing and ``download`` is true."""
     if dim not in BENCHMARK_DIMS:
         raise ValueError(f"Mix3toMix10 exists for D in {BENCHMARK_DIMS}, got {dim}")
+    if root is None and not os.environ.get("W2GN_W2BENCH") and _shipped_copy() is not None \
+            and all((SHIPPED_ROOT / SUBFOLDER / name).is_file() for name in _file_names(dim)):
+        root = SHIPPED_ROOT
     root = default_cache_dir() if root is None else Path(root).expanduser()
     folder = _folder(root)
     paths = [folder / name for name in _file_names(dim)]
@@ -403,7 +412,8 @@ def make_benchmark_nets(dim: int, cfg, device=None):
     D.to(device)
     loss = pretrain_identity(D, StandardNormalSampler(dim, device=device, seed=cfg.seed + 7),
                              iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress)
+                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress,
+                             checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
     D_conj = net().to(device)
     D_conj.load_state_dict(D.state_dict())
     return D, D_conj, loss
@@ -429,7 +439,8 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
     n_iter = cfg.iterations_for(bench.dim)
     w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
                        lambda_cycle=float(cfg.lambda_per_dim * bench.dim), cycle=cfg.cycle, iterations=n_iter,
-                       log_every=min(cfg.eval_every, max(n_iter, 1)), seed=cfg.seed, progress=cfg.progress)
+                       log_every=min(cfg.eval_every, max(n_iter, 1)), seed=cfg.seed, progress=cfg.progress,
+                       checkpoint_path=cfg.checkpoint(f"d{bench.dim}_{n_iter}"))
     curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
 
     def record(iteration, D_, D_conj_):
@@ -445,6 +456,7 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
         return True
 
     record(0, D, D_conj)
+    track.state_dict, track.load_state_dict = (lambda: {"curve": curve}), (lambda s: curve.update(s["curve"]))
     history = train(D, D_conj, bench.input_sampler, bench.output_sampler, w2cfg, callback=track) if n_iter else {}
     final = bench.score(D, D_conj)
     if not curve["iteration"] or curve["iteration"][-1] != n_iter:

@@ -33,6 +33,7 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 import time
@@ -45,7 +46,8 @@ from tqdm.auto import tqdm
 
 from .distributions import TensorDatasetSampler, UniformSampler
 from .icnn import DenseICNN, init_normal_
-from .image_io import ImageFormatError, create_writer, open_image, read_rgb
+from .image_io import ImageFormatError, check_output_path, create_writer, open_image, read_rgb
+from .utils import atomic_open, atomic_torch_save
 from .w2gn import NonFiniteLossError, W2GNConfig, pretrain_identity, train
 
 __all__ = ["ColorMap", "ColorTable", "MapFileError", "ImageFormatError", "fit_color_map",
@@ -172,7 +174,8 @@ class ColorMap:
         }
 
     def save(self, path) -> None:
-        torch.save(self.state(), path)
+        """Write the map (atomically: a failed or killed save keeps an existing file)."""
+        atomic_torch_save(self.state(), path)
 
     @classmethod
     def load(cls, path, map_location="cpu") -> "ColorMap":
@@ -376,11 +379,12 @@ def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, pro
     pretrain_loss = pretrain_identity(
         D, UniformSampler(3, cfg.pretrain_low, cfg.pretrain_high, device=device, seed=cfg.seed + 1),
         iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=1.0, tol=cfg.pretrain_tol,
-        batch_size=cfg.pretrain_batch_size, progress=progress)
+        batch_size=cfg.pretrain_batch_size, progress=progress, checkpoint_path=cfg.checkpoint("pretrain"))
     D_conj = make().to(device)
     D_conj.load_state_dict(D.state_dict())
     w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
-                       iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress)
+                       iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,
+                       checkpoint_path=cfg.checkpoint("fit_" + hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()[:16]))
     history = train(D, D_conj, TensorDatasetSampler(X, device, seed=cfg.seed + 2),
                     TensorDatasetSampler(Y, device, seed=cfg.seed + 3), w2cfg, callback=callback)
     fit_time = time.perf_counter() - start
@@ -502,8 +506,7 @@ def apply_file(cmap: ColorMap, input_path, output_path, inverse: bool = False, m
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     input_path, output_path = Path(input_path), Path(output_path)
-    if output_path.exists() and input_path.resolve() == output_path.resolve():
-        raise ValueError(f"output would overwrite the input {input_path}; choose another output file")
+    check_output_path(output_path, input_path)
     start = time.perf_counter()
     distinct = None
     with open_image(input_path, max_megapixels) as reader:
@@ -559,7 +562,7 @@ def write_synthetic_ppm(path, width: int, height: int, rows: int = 256, seed: in
     """Write a :func:`synthetic_image_block` image of any size as binary PPM, block by block."""
     from .image_io import write_ppm_header
 
-    with open(path, "wb") as f:
+    with atomic_open(path, "wb") as f:
         write_ppm_header(f, width, height)
         for y0 in range(0, height, rows):
             f.write(synthetic_image_block(y0, min(rows, height - y0), width, height, seed).tobytes())
@@ -575,7 +578,7 @@ def export_cube(cmap: ColorMap, path, size: int = 33, inverse: bool = False, tit
     md = cmap.metadata
     direction = "inverse" if inverse else "forward"
     title = title or f"W2GN {direction} colour transfer {md.get('source', '?')} -> {md.get('palette', '?')}"
-    with open(path, "w") as f:
+    with atomic_open(path, "w") as f:
         f.write(f"# written by src.color_transfer ({direction} map)\n")
         f.write(f'TITLE "{title.replace(chr(34), chr(39))}"\n')
         f.write(f"LUT_3D_SIZE {size}\nDOMAIN_MIN 0.0 0.0 0.0\nDOMAIN_MAX 1.0 1.0 1.0\n")
@@ -663,6 +666,7 @@ def _cmd_fit(args) -> None:
 
     overrides = {k: v for k, v in (("iterations", args.iterations), ("seed", args.seed)) if v is not None}
     cfg = get_config(ColorTransferConfig, args.profile, **overrides)
+    check_output_path(args.out, args.source, args.palette)  # before the fit, not after it
     device = get_device(args.device)
     source = load_photo(args.source, cfg.image_max_side)
     palette = load_photo(args.palette, cfg.image_max_side)
@@ -688,6 +692,7 @@ def _cmd_fit(args) -> None:
 def _cmd_apply(args) -> None:
     from .utils import get_device
 
+    check_output_path(args.output, args.input, args.map)
     cmap = ColorMap.load(args.map).to(get_device(args.device))
     stats = apply_file(cmap, args.input, args.output, inverse=args.inverse, method=args.method,
                        lut_size=args.lut_size, block_rows=args.block_rows, max_megapixels=args.max_megapixels,
@@ -702,6 +707,7 @@ def _cmd_apply(args) -> None:
 
 
 def _cmd_cube(args) -> None:
+    check_output_path(args.out, args.map)
     cmap = ColorMap.load(args.map)
     if not 2 <= args.size <= 256:
         raise ValueError(f"--size must be in [2, 256], got {args.size}")

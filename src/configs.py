@@ -35,10 +35,27 @@ def resolve_profile(profile: str | None = None) -> str:
 @dataclass
 class ExperimentConfig:
     """Base of the experiment configs. Subclasses define ``paper()``, ``cpu()``, ``smoke()``
-    classmethods returning instances with ``profile`` set."""
+    classmethods returning instances with ``profile`` set.
+
+    ``checkpoint_dir``: where the long runs (identity pretraining, W2GN training) write their
+    checkpoints, so that a re-run after a crash resumes them (see :meth:`checkpoint`); ``None``
+    (the default of the ``cpu`` and ``smoke`` profiles): no checkpoints. :func:`get_config` sets
+    it for the ``paper`` profile, and for every profile when env ``W2GN_CHECKPOINT_DIR`` is set.
+    """
 
     profile: str = "cpu"
     seed: int = 0
+    checkpoint_dir: str | None = None
+
+    def checkpoint(self, name: str) -> str | None:
+        """The checkpoint file of run ``name`` of this experiment (created folder), or ``None``
+        when ``checkpoint_dir`` is unset. Pass it as ``checkpoint_path`` to
+        :func:`src.w2gn.pretrain_identity` / :class:`src.w2gn.W2GNConfig`: a run whose file
+        exists resumes (or, finished, is just loaded). Delete the file to train afresh."""
+        if self.checkpoint_dir is None:
+            return None
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        return os.path.join(self.checkpoint_dir, f"{type(self).__name__}_{self.profile}_{name}.pt")
 
     @classmethod
     def preset(cls, profile: str | None = None):
@@ -52,9 +69,22 @@ class ExperimentConfig:
         return replace(self, **changes)
 
 
+#: default folder of the ``paper`` profile's checkpoints (inside the repository, git-ignored)
+DEFAULT_CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                      "models", "checkpoints")
+
+
 def get_config(cls, profile: str | None = None, **overrides):
-    """The ``profile`` preset of experiment config class ``cls`` (with optional overrides)."""
+    """The ``profile`` preset of experiment config class ``cls`` (with optional overrides).
+
+    The ``paper`` profile checkpoints its long runs into env ``W2GN_CHECKPOINT_DIR`` or
+    ``models/checkpoints`` (any profile does when ``W2GN_CHECKPOINT_DIR`` is set); override
+    with ``checkpoint_dir=...`` (``None``: no checkpoints)."""
     cfg = cls.preset(profile)
+    if "checkpoint_dir" not in overrides and cfg.checkpoint_dir is None:
+        env = os.environ.get("W2GN_CHECKPOINT_DIR")
+        if env or cfg.profile == "paper":
+            overrides["checkpoint_dir"] = os.path.expanduser(env) if env else DEFAULT_CHECKPOINT_DIR
     return replace(cfg, **overrides) if overrides else cfg
 
 
@@ -580,7 +610,7 @@ class BenchmarkConfig(ExperimentConfig):
     scored (no selection by the true map).
 
     ``root``: folder holding ``Mix3toMix10/{D}_v1.pt, {D}_v2.pt``; ``None`` looks at env
-    ``W2GN_W2BENCH``, then ``../shared/data/w2bench`` beside the repository, then the download
+    ``W2GN_W2BENCH``, then the copy shipped in ``data/w2bench`` (D ≤ 128), then the download
     cache (see :func:`src.benchmark.locate_root`).
     """
 

@@ -14,7 +14,56 @@ __all__ = [
     "Sampler", "StandardNormalSampler", "NormalSampler", "UniformSampler", "BallUniformSampler",
     "SwissRollSampler", "GaussianMixtureSampler", "EightGaussiansSampler", "GaussianGridSampler",
     "WhiteningSampler", "LinearTransformer", "TensorDatasetSampler", "FittedGaussianMixtureSampler",
+    "rng_state_dict", "load_rng_state_dict",
 ]
+
+
+def _is_sampler_like(obj) -> bool:
+    return isinstance(obj, Sampler) or (callable(getattr(obj, "sample", None))
+                                        and not isinstance(obj, (torch.nn.Module, type)))
+
+
+def rng_state_dict(obj, _depth: int = 0) -> dict:
+    """The states of the random generators a sampler owns: its ``torch.Generator`` and NumPy
+    ``RandomState`` attributes, and those of sampler attributes (e.g. ``base``), recursively.
+
+    Works for any object (also samplers not derived from :class:`Sampler`); the result holds
+    only tensors, numbers and dicts (loads with ``torch.load(..., weights_only=True)``).
+    """
+    state = {}
+    for name, value in sorted(vars(obj).items()):
+        if isinstance(value, torch.Generator):
+            state[name] = {"torch": value.get_state()}
+        elif isinstance(value, np.random.RandomState):
+            kind, keys, pos, has_gauss, gauss = value.get_state()
+            state[name] = {"numpy": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                           "has_gauss": int(has_gauss), "gauss": float(gauss)}
+        elif _depth < 8 and _is_sampler_like(value) and value is not obj:
+            nested = rng_state_dict(value, _depth + 1)
+            if nested:
+                state[name] = {"nested": nested}
+    return state
+
+
+def load_rng_state_dict(obj, state: dict) -> None:
+    """Restore the generator states saved by :func:`rng_state_dict` into ``obj``.
+
+    Raises:
+        ValueError: ``state`` names generators ``obj`` does not have (another sampler).
+    """
+    own = vars(obj)
+    for name, saved in state.items():
+        value = own.get(name)
+        if "torch" in saved and isinstance(value, torch.Generator):
+            value.set_state(saved["torch"].cpu())
+        elif "numpy" in saved and isinstance(value, np.random.RandomState):
+            keys = saved["numpy"].cpu().numpy().astype(np.uint32)
+            value.set_state(("MT19937", keys, int(saved["pos"]), int(saved["has_gauss"]), float(saved["gauss"])))
+        elif "nested" in saved and value is not None:
+            load_rng_state_dict(value, saved["nested"])
+        else:
+            raise ValueError(f"{type(obj).__name__} has no random generator {name!r} of the saved kind: "
+                             "the saved state belongs to another sampler")
 
 
 def _as_device(device) -> torch.device:
@@ -57,6 +106,14 @@ class Sampler:
 
     def _from_numpy(self, array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(array, dtype=self.dtype).to(self.device)
+
+    def state_dict(self) -> dict:
+        """The sampler's random state (see :func:`rng_state_dict`), to resume its draws exactly."""
+        return rng_state_dict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict`: the next draws continue the saved sequence."""
+        load_rng_state_dict(self, state)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, device={self.device}, seed={self.seed})"

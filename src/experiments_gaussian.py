@@ -67,7 +67,8 @@ def make_gaussian_nets(dim: int, cfg, device=None) -> tuple[DenseICNN, DenseICNN
     sampler = StandardNormalSampler(dim, device=device, seed=cfg.seed + 7)
     D.pretrain_loss = pretrain_identity(
         D, sampler, iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-        tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress)
+        tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress,
+        checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
     D_conj = net().to(device)
     D_conj.load_state_dict(D.state_dict())
     return D, D_conj
@@ -167,7 +168,8 @@ def run_gaussian_dim(dim: int, cfg, device=None, iterations: int | None = None) 
     n_iter = cfg.iterations_for(dim) if iterations is None else int(iterations)
     w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
                        lambda_cycle=float(min(dim, cfg.lambda_max)), cycle=cfg.cycle, l1=cfg.l1,
-                       iterations=n_iter, log_every=cfg.eval_every, seed=cfg.seed, progress=cfg.progress)
+                       iterations=n_iter, log_every=cfg.eval_every, seed=cfg.seed, progress=cfg.progress,
+                       checkpoint_path=cfg.checkpoint(f"d{dim}_{n_iter}"))
     curve = {"iteration": [], "l2_uvp": [], "l2_uvp_inverse": [], "w2": []}
 
     def track(iteration, D_, D_conj_, logs):
@@ -185,6 +187,7 @@ def run_gaussian_dim(dim: int, cfg, device=None, iterations: int | None = None) 
     curve["l2_uvp"].append(scores0["l2_uvp"])
     curve["l2_uvp_inverse"].append(scores0["l2_uvp_inverse"])
     curve["w2"].append(float("nan"))
+    track.state_dict, track.load_state_dict = (lambda: {"curve": curve}), (lambda s: curve.update(s["curve"]))
     history = train(D, D_conj, X_sampler, Y_sampler, w2cfg, callback=track) if n_iter > 0 else {}
     final = evaluator(D, D_conj)
     return GaussianRunResult(

@@ -106,6 +106,29 @@ class _Drop:
         return self.mul_(t.clone()) if self.rows is not None else t
 
 
+#: largest dropout rate drawn as a sparse list of dropped units (above it: dense masks)
+_SPARSE_MAX_RATE = 0.1
+
+
+def _uniform_subset(n: int, k: int) -> torch.Tensor:
+    """``k`` distinct indices of ``range(n)``, a uniformly random ``k``-subset (global RNG).
+
+    Uniform draws in sequence, each kept unless already taken (sequential rejection, exact);
+    the draws come in vectorised rounds, so the expected work is O(k) for ``k ≤ n/2``; for
+    larger ``k`` a random permutation is cut instead.
+    """
+    if 2 * k > n:
+        return torch.randperm(n)[:k]
+    chosen: list[int] = []
+    taken: set[int] = set()
+    while len(chosen) < k:
+        for i in torch.randint(n, (k - len(chosen),)).tolist():
+            if i not in taken:
+                taken.add(i)
+                chosen.append(i)
+    return torch.tensor(chosen, dtype=torch.int64)
+
+
 class _Params(list):
     """``DenseICNN._fast_params()``: a list that can also carry its dropout-scaled version."""
 
@@ -413,6 +436,11 @@ class ICNN(nn.Module):
                 f"{type(self).__name__} expects inputs of shape [N, {', '.join(map(str, self.sample_shape))}],"
                 f" got {list(x.shape)}"
             )
+        weight = next(self.parameters(), None)
+        if weight is not None and x.dtype != weight.dtype:
+            raise TypeError(f"{type(self).__name__} has {str(weight.dtype).replace('torch.', '')} weights but got a "
+                            f"{str(x.dtype).replace('torch.', '')} input; convert it with x.to({weight.dtype}) "
+                            f"(or the net with net.to({x.dtype}) for a floating dtype)")
 
     def value_and_push(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ψ(x) ``[N, 1]`` and ∇ψ(x) (shape of ``x``) from one forward pass (autograd version)."""
@@ -551,16 +579,14 @@ class DenseICNN(ICNN):
         keep = 1.0 - self.dropout
         total = sum(hidden) + sum(hidden[1:])
         numel = x.shape[0] * total
-        if x.device.type == "cpu" and x.dim() == 2 and numel * self.dropout <= 64:
+        if (x.device.type == "cpu" and x.dim() == 2 and self.dropout <= _SPARSE_MAX_RATE
+                and numel * self.dropout <= 64):
             # few expected drops (e.g. the toy runs' dropout 1e-5): the same Bernoulli masks drawn as
             # K ~ Binomial(numel, p) dropped units at a uniformly random K-subset of positions —
             # exactly the same distribution as a Bernoulli draw per unit, at a fraction of the cost
             k = int(torch.binomial(torch.tensor(float(numel), dtype=torch.float64),
                                    torch.tensor(self.dropout, dtype=torch.float64)).item())
-            while True:  # k uniform draws, redrawn until distinct: a uniform k-subset
-                idx = torch.randint(numel, (k,))
-                if len(set(idx.tolist())) == k:
-                    return ("sparse", idx)
+            return ("sparse", _uniform_subset(numel, k))
         return ("dense", torch.empty(x.shape[0], total, dtype=x.dtype, device=x.device).bernoulli_(keep).div_(keep))
 
     def _draw_masks(self, x: torch.Tensor) -> list | None:

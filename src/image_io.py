@@ -32,7 +32,7 @@ from typing import Iterator
 import numpy as np
 
 __all__ = ["ImageFormatError", "open_image", "create_writer", "RowReader", "RowWriter",
-           "read_rgb", "write_ppm_header"]
+           "read_rgb", "write_ppm_header", "check_output_path"]
 
 
 class ImageFormatError(ValueError):
@@ -262,14 +262,21 @@ def read_rgb(path, max_megapixels: float | None = None) -> tuple[np.ndarray, str
 class RowWriter:
     """Writes ``uint8`` row blocks ``[rows, W, C]`` in order; ``close()`` finishes the file.
 
-    Used as a context manager: on an exception the partial output file is removed.
+    The file is written atomically: into a temporary file beside ``path``, renamed onto
+    ``path`` by ``close()``. Used as a context manager: on an exception (or a kill) the
+    temporary file is dropped and an existing file at ``path`` is left as it was.
     """
 
     streaming: bool = False
 
     def __init__(self, path, width: int, height: int, channels: int):
+        from .utils import atomic_open
+
         self.path, self.width, self.height, self.channels = Path(path), width, height, channels
         self.rows_written = 0
+        self._atomic = atomic_open(self.path, "wb")
+        self.file = self._atomic.__enter__()
+        self._open = True
 
     def write(self, block: np.ndarray) -> None:
         if block.dtype != np.uint8 or block.shape[1:] != (self.width, self.channels):
@@ -284,15 +291,22 @@ class RowWriter:
         raise NotImplementedError
 
     def close(self) -> None:
+        """Finish the image and put it in place (atomically)."""
         if self.rows_written != self.height:
             raise ValueError(f"{self.path}: {self.rows_written} rows written, the image has {self.height}")
         self._finish()
+        self._open = False
+        self._atomic.__exit__(None, None, None)
 
     def _finish(self) -> None:
         pass
 
     def abort(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Drop the partial output (an existing file at ``path`` is kept)."""
+        if self._open:
+            self._open = False
+            err = RuntimeError("image writing aborted")
+            self._atomic.__exit__(type(err), err, None)
 
     def __enter__(self):
         return self
@@ -301,13 +315,37 @@ class RowWriter:
         if exc_type is None:
             self.close()
         else:
-            try:
-                self._cleanup()
-            finally:
-                self.abort()
+            self.abort()
 
-    def _cleanup(self) -> None:
-        pass
+
+def check_output_path(output, *inputs) -> Path:
+    """Refuse an output file that would overwrite one of ``inputs`` (the same path, a symbolic
+    link or a hard link to it: same device and inode) or cannot be written (missing folder, no
+    write permission, a folder in its place) — before any work starts.
+
+    Raises:
+        FileNotFoundError: the output folder does not exist.
+        ValueError: the output is an input, a folder, or not writable.
+    """
+    output = Path(output)
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    if output.is_dir():
+        raise ValueError(f"output {output} is a folder; give a file name")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write into the output folder {folder} (no permission)")
+    if output.exists():
+        out = os.stat(output)
+        for inp in inputs:
+            try:
+                st = os.stat(inp)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+                raise ValueError(f"output {output} is the input {inp} (the same file, or a link to it): it would "
+                                 "overwrite the input; choose another output file")
+    return output
 
 
 def write_ppm_header(f, width: int, height: int) -> None:
@@ -321,17 +359,10 @@ class _PPMWriter(RowWriter):
         if channels != 3:
             raise ImageFormatError(f"{path}: PPM cannot store an alpha channel; write .png instead")
         super().__init__(path, width, height, channels)
-        self.file = open(self.path, "wb")
         write_ppm_header(self.file, width, height)
 
     def _write(self, block):
         self.file.write(memoryview(block).cast("B"))
-
-    def _finish(self):
-        self.file.close()
-
-    def _cleanup(self):
-        self.file.close()
 
 
 class _PNGWriter(RowWriter):
@@ -341,7 +372,6 @@ class _PNGWriter(RowWriter):
 
     def __init__(self, path, width, height, channels, level: int = 6):
         super().__init__(path, width, height, channels)
-        self.file = open(self.path, "wb")
         self.file.write(b"\x89PNG\r\n\x1a\n")
         colour_type = 6 if channels == 4 else 2
         ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, colour_type, 0, 0, 0])
@@ -370,19 +400,15 @@ class _PNGWriter(RowWriter):
         if tail:
             self._chunk(b"IDAT", tail)
         self._chunk(b"IEND", b"")
-        self.file.close()
-
-    def _cleanup(self):
-        self.file.close()
 
 
 class _PILWriter(RowWriter):
     """Other formats: one ``uint8`` output buffer, encoded by Pillow at the end."""
 
     def __init__(self, path, width, height, channels, fmt: str):
-        super().__init__(path, width, height, channels)
         if channels == 4 and fmt in ("JPEG", "PPM", "BMP"):
             raise ImageFormatError(f"{path}: {fmt} cannot store an alpha channel; write .png (or .tif/.webp) instead")
+        super().__init__(path, width, height, channels)
         self.fmt = fmt
         self.buffer = np.empty((height, width, channels), dtype=np.uint8)
 
@@ -393,7 +419,7 @@ class _PILWriter(RowWriter):
         from PIL import Image
 
         kwargs = {"quality": 95} if self.fmt in ("JPEG", "WEBP") else {}
-        Image.fromarray(self.buffer, "RGBA" if self.channels == 4 else "RGB").save(self.path, self.fmt, **kwargs)
+        Image.fromarray(self.buffer, "RGBA" if self.channels == 4 else "RGB").save(self.file, self.fmt, **kwargs)
         self.buffer = None
 
 

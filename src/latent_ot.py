@@ -114,7 +114,8 @@ def make_latent_icnns(cfg, dim: int, device, progress: bool = True):
     D_conj = DenseICNN(dim, cfg.hidden_layer_sizes, **kwargs).to(device)
     loss = pretrain_identity(D, StandardNormalSampler(dim, device=device, seed=cfg.seed),
                              iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=progress)
+                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=progress,
+                             checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
     D_conj.load_state_dict(D.state_dict())
     return D, D_conj, loss
 
@@ -123,7 +124,8 @@ def w2gn_config(cfg, progress: bool = True) -> W2GNConfig:
     """The :class:`~src.w2gn.W2GNConfig` of a ``LatentOTConfig``."""
     return W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
                       weight_decay=cfg.weight_decay, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
-                      iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress)
+                      iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,
+                      checkpoint_path=cfg.checkpoint("w2gn"))
 
 
 def _noise(n: int, dim: int, generator: torch.Generator, device) -> torch.Tensor:

@@ -220,3 +220,10 @@ class EnergyTracker:
     def as_dict(self) -> dict:
         return {"iteration": list(self.iterations), "forward": list(self.forward),
                 "inverse": list(self.inverse)}
+
+    def state_dict(self) -> dict:
+        """The records so far (checkpointed and resumed with a run, see ``W2GNConfig.checkpoint_path``)."""
+        return self.as_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.iterations, self.forward, self.inverse = (list(state[k]) for k in ("iteration", "forward", "inverse"))

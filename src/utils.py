@@ -1,14 +1,91 @@
-"""Small helpers: device choice, seeding, smoothing."""
+"""Small helpers: device choice, seeding, smoothing, atomic file writes."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import tempfile
 from typing import Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["get_device", "set_seed", "ewma", "describe_device", "ExperimentRecord", "results_dir"]
+__all__ = ["get_device", "set_seed", "ewma", "describe_device", "ExperimentRecord", "results_dir",
+           "atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_torch_save"]
+
+
+# ---------------------------------------------------------------------------- atomic writes
+def _fsync_dir(folder) -> None:
+    """fsync a directory so a rename in it survives a power loss (no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "wb"):
+    """Open a temporary file beside ``path`` for writing; on success it is flushed, fsync-ed
+    and renamed onto ``path`` (``os.replace``), so readers see the old file or the complete
+    new one, never a partial one. On an exception (or a kill) ``path`` is left untouched and
+    the temporary file is removed (a kill can leave a hidden ``.<name>.*.tmp`` file).
+
+    Args:
+        path: the final file; its folder must exist.
+        mode: ``"wb"`` or ``"w"`` (text, UTF-8).
+
+    Yields:
+        the open file object.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):  # keep the permissions of the file being replaced
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, "w") as f:
+        f.write(text)
+
+
+def atomic_torch_save(obj, path) -> None:
+    """``torch.save(obj, path)`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -129,7 +206,7 @@ class ExperimentRecord:
         out = results_dir()
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{self.experiment}.json"
-        path.write_text(_json.dumps(record, indent=2, default=_to_builtin) + "\n")
+        atomic_write_text(path, _json.dumps(record, indent=2, default=_to_builtin) + "\n")
         print(f"wrote {path} (wall time {record['wall_time_s']} s)")
         return record
 

@@ -10,8 +10,8 @@ from src.benchmark import (Mix3ToMix10, PUBLISHED_LINEAR_L2_UVP, RandomGaussianM
                            ensure_checkpoints)
 from src.datasets import MissingDataError
 
-# the benchmark's checkpoints (D = 2 … 128) live beside the repository, in shared/ (present in CI)
-W2BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "w2bench"
+# the benchmark's checkpoints (D = 2 … 128) ship with the repository (data/w2bench)
+W2BENCH = Path(__file__).resolve().parents[1] / "data" / "w2bench"
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,12 @@ def test_download_fills_the_cache_folder(tmp_path, monkeypatch):
     bench = Mix3ToMix10(2)                             # loads from the filled cache
     assert bench.root == tmp_path / "cache" / "Mix3toMix10"
     assert abs(bench.score_linear()["l2_uvp_fwd"] - PUBLISHED_LINEAR_L2_UVP[2]) < 1.0
+
+
+def test_shipped_copy_is_the_default(monkeypatch):
+    """A clone is self-contained: without env W2GN_W2BENCH the files come from data/w2bench."""
+    from src.benchmark import locate_root
+
+    monkeypatch.delenv("W2GN_W2BENCH", raising=False)
+    assert locate_root() == W2BENCH and (W2BENCH / "LICENSE.txt").is_file()
+    assert all(p.parent == W2BENCH / "Mix3toMix10" for p in ensure_checkpoints(128, download=False))

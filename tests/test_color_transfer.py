@@ -222,3 +222,53 @@ def test_error_messages(files, capsys):
     proc = subprocess.run([sys.executable, "-m", "src.color_transfer", "apply", str(files / "notes.png"),
                            str(files / "source.png"), str(files / "o.png")], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "not a colour-transfer map file" in proc.stderr
+
+
+def test_cli_never_overwrites_its_inputs(files, capsys, tmp_path):
+    """The same path, a symbolic link and a hard link to an input are refused (before any work);
+    a missing output folder is reported before the fit."""
+    import os
+    import shutil
+
+    src = tmp_path / "photo.png"
+    shutil.copy(files / "source.png", src)
+    original = src.read_bytes()
+    os.link(src, tmp_path / "hard.png")
+    os.symlink(src, tmp_path / "soft.png")
+    mp = str(files / "map.pt")
+    for out in ("photo.png", "hard.png", "soft.png"):
+        assert main(["apply", mp, str(src), str(tmp_path / out), "--quiet"]) == 2
+        assert "overwrite the input" in capsys.readouterr().err
+        assert main(["fit", str(src), str(files / "palette.png"), "--out", str(tmp_path / out),
+                     "--iterations", "2", "--profile", "smoke", "--quiet"]) == 2
+        assert "overwrite the input" in capsys.readouterr().err
+    os.link(files / "map.pt", tmp_path / "map_link.png")
+    assert main(["apply", mp, str(src), str(tmp_path / "map_link.png"), "--quiet"]) == 2
+    assert src.read_bytes() == original and (files / "map.pt").stat().st_size > 0
+    ColorMap.load(files / "map.pt")
+    assert main(["fit", str(src), str(files / "palette.png"), "--out", str(tmp_path / "nowhere" / "m.pt"),
+                 "--profile", "smoke", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "output folder does not exist" in err and "fit:" not in capsys.readouterr().out
+
+
+def test_failed_apply_keeps_an_existing_output(files, cmap, monkeypatch):
+    """Outputs are written to a temporary file and renamed: a failure midway leaves the previous
+    output as it was, and no temporary file behind."""
+    import src.color_transfer as ct
+
+    out = files / "kept.png"
+    for ext in (".png", ".ppm", ".jpg"):
+        out = files / f"kept{ext}"
+        assert main(["apply", str(files / "map.pt"), str(files / "source.png"), str(out), "--quiet"]) == 0
+        before = out.read_bytes()
+
+        def boom(*a, **k):
+            raise ValueError("simulated failure")
+
+        monkeypatch.setattr(ct.ColorTable, "map", boom)
+        with pytest.raises(ValueError, match="simulated"):
+            apply_file(cmap, files / "source.png", out, method="distinct", progress=False)
+        monkeypatch.undo()
+        assert out.read_bytes() == before
+    assert not list(files.glob(".*.tmp"))

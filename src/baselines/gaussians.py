@@ -72,7 +72,8 @@ def pretrained_icnn(dim: int, cfg, device=None) -> tuple[DenseICNN, float]:
     init_normal_(net, cfg.init_scale, generator=torch.Generator().manual_seed(cfg.seed))
     pretrain_identity(net, StandardNormalSampler(dim, device=device, seed=cfg.seed + 1),
                       iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                      tol=cfg.pretrain_tol, batch_size=cfg.batch_size, progress=cfg.progress)
+                      tol=cfg.pretrain_tol, batch_size=cfg.batch_size, progress=cfg.progress,
+                      checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
     return net, time.perf_counter() - start
 
 
@@ -134,7 +135,8 @@ def run_method(method: str, problem: GaussianProblem, cfg, device=None,
                                         neg_penalty=cfg.mm2_neg_penalty, **common))
         else:
             model = W2GNMap(W2GNTrainer(f, g, W2GNConfig(lr=cfg.lr, lambda_cycle=float(min(D, 50)),
-                                                         cycle="both_sum", **common)))
+                                                         cycle="both_sum", **common,
+                                                         checkpoint_path=cfg.checkpoint(f"d{D}_w2gn"))))
     model.fit(X_sampler, Y_sampler)
     train_time = time.perf_counter() - start
     uvp = evaluate_l2_uvp(model, problem, cfg.n_eval, seed=cfg.seed + 12345, device=device)
