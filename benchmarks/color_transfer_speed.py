@@ -185,7 +185,9 @@ def main() -> None:
         "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    from src.utils import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
     t = record["table"]
     print(f"{t['method']} table: {t['megapixels_per_second']:.2f} Mpx/s end to end ({t['distinct_colours']} distinct colours, "
           f"scan+table {t['scan_and_table_seconds']:.1f} s, second pass {t['megapixels_per_second_second_pass']:.1f} Mpx/s), "

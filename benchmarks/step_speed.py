@@ -49,6 +49,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from src import gemm  # noqa: E402
 from src.icnn import DenseICNN, init_normal_  # noqa: E402
+from src.utils import atomic_write_text  # noqa: E402
 from src.w2gn import W2GNConfig, W2GNTrainer, w2gn_losses  # noqa: E402
 
 
@@ -392,7 +393,7 @@ def main(argv=None):
                   "reps": args.reps, "unit": "CPU ms per step (median of alternating rounds)",
                   "matmul_peak_gflops": peak, "rows": rows}
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(record, indent=2) + "\n")
         print(f"wrote {out}")
     if args.compile:
         print("\nW2GNConfig(compile=True): steady-state ms per step (CPU time), compilation counted apart")

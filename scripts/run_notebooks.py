@@ -24,6 +24,8 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from src.utils import atomic_open  # noqa: E402
+
 
 def run(path: Path, out: Path | None = None, timeout: int | None = None) -> float:
     nb = nbformat.read(path, as_version=4)
@@ -33,7 +35,8 @@ def run(path: Path, out: Path | None = None, timeout: int | None = None) -> floa
     try:
         client.execute()
     finally:
-        nbformat.write(nb, out or path)
+        with atomic_open(out or path, "w") as f:  # a killed run leaves the old notebook intact
+            nbformat.write(nb, f)
     return time.perf_counter() - start
 
 

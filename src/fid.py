@@ -29,6 +29,8 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
+from .utils import atomic_open
+
 __all__ = [
     "FID_WEIGHTS_ENV", "find_fid_weights", "fid_available", "load_torchscript_inception",
     "torchscript_to_pytorch_fid_state_dict", "build_inception", "inception_features",
@@ -283,7 +285,10 @@ def save_statistics(path, mu, sigma, **meta) -> None:
     """Write FID statistics to ``path`` (.npz, as pytorch-fid's ``--save-stats`` does: keys mu, sigma)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, mu=mu, sigma=sigma, **{k: np.asarray(v) for k, v in meta.items()})
+    if path.suffix != ".npz":  # np.savez given a path appends .npz; given a file object it does not
+        path = path.with_name(path.name + ".npz")
+    with atomic_open(path, "wb") as f:
+        np.savez(f, mu=mu, sigma=sigma, **{k: np.asarray(v) for k, v in meta.items()})
 
 
 def load_statistics(path):
