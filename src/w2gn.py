@@ -360,28 +360,37 @@ def _sample_checked(sampler, n: int, net, role: str) -> torch.Tensor:
 
 def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, betas=(0.8, 0.9),
                       blow: float = 3.0, tol: float = 3e-5, batch_size: int = 256,
-                      optimizer: str = "adam", progress: bool = True) -> float:
+                      optimizer: str = "adam", progress: bool = True, weight_decay: float = 0.0,
+                      l1: float = 0.0, reduction: str = "sum") -> float:
     """Pretrain ψ to the identity map, ∇ψ(x) ≈ x, on ``blow``·(samples of ``sampler``).
 
-    Loss: ``((∇ψ(x) − x)²).sum(coords).mean(batch)``; stops early once the loss is below ``tol``.
+    Loss: ``((∇ψ(x) − x)²).sum(coords).mean(batch)`` (``reduction="sum"``) or the mean over batch
+    and coordinates (``"mean"``, the reference's style-transfer pretraining), plus
+    ``l1·Σ|w|`` over all parameters; stops early once the identity loss is below ``tol``.
+    ``optimizer`` ``"adam"`` or ``"adamax"`` with ``lr``, ``betas``, ``weight_decay``.
     ``convexify()`` after every step. Copy the result into ψ_ω with
     ``D_conj.load_state_dict(D.state_dict())``.
 
     Returns:
-        the last loss.
+        the last identity loss (without the L1 term).
     """
-    opt = _make_optimizer(D, lr, tuple(betas), 0.0, optimizer)
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    opt = _make_optimizer(D, lr, tuple(betas), weight_decay, optimizer)
     D.train()
     D.convexify()
     loss_value = float("nan")
     bar = tqdm(range(iterations), desc="identity pretraining", disable=not progress, leave=False)
     for it in bar:
         X = _sample_checked(sampler, batch_size, D, "pretraining") * blow
-        loss = ((D.push(X) - X) ** 2).flatten(1).sum(1).mean()
+        sq = (D.push(X) - X) ** 2
+        loss = sq.mean() if reduction == "mean" else sq.flatten(1).sum(1).mean()
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NonFiniteLossError(f"identity pretraining: loss is {loss_value} at iteration {it}; "
                                      "lower the learning rate or the initialisation scale")
+        if l1:
+            loss = loss + _L1.apply(float(l1), *D.parameters())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
