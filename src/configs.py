@@ -136,8 +136,8 @@ class ToyConfig(ExperimentConfig):
         # share (dropped) — with batch 1024 every mode kept ≥ 24 % through the last phase of one
         # earlier run; runs end with the weakest mode at 20–25 % (the committed one at 20 %, on
         # the line): borderline at 40k steps (the paper trains 100k).
-        return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256,
-                   pretrain_blow=3.0, pretrain_tol=1e-3, batch_size=1024, iterations=4000, iterations_many_modes=12_000,
+        return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256, pretrain_blow=3.0,
+                   pretrain_tol=1e-3, batch_size=1024, iterations=4000, iterations_many_modes=12_000,
                    iterations_per_target={"100g": 40_000},
                    final_fraction=0.4, final_lr=2e-4,
                    log_every=50, eval_every=500, n_eval=2000, n_plot=2000)
@@ -197,8 +197,8 @@ class GaussiansConfig(ExperimentConfig):
     @classmethod
     def cpu(cls):
         return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256, 512), iterations=1500,
-                   pretrain_iterations=1000, pretrain_tol=1e-3, eval_every=250, n_eval=4096, scatter_dims=(2, 64, 256),
-                   progress=False)
+                   pretrain_iterations=1000, pretrain_tol=1e-3, eval_every=250, n_eval=4096,
+                   scatter_dims=(2, 64, 256), progress=False)
 
     @classmethod
     def smoke(cls):
@@ -545,6 +545,10 @@ class StyleTransferConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
+        # the paper's pretraining (Adamax (0.9, 0.99), U[-0.5, 1.5], mean loss + L1), 1200 steps. Measured on
+        # this CPU (32 px, width 16): per-pixel identity MSE on the evaluation crops (pixels in [0, 1]) 3.3e-2
+        # after 1200 steps (noisy: 2.6e-2 … 6.6e-2 from 1050 to 1500 steps); the sum-over-pixels loss gave
+        # 1.3e-1 … 1.4e-1 (betas (0.8, 0.9) or (0.9, 0.99)), so the paper's mean loss is kept
         return cls(profile="cpu", data="offline", image_size=32, width=16, n_train=2048,
                    pretrain_iterations=1200, iterations=2000, log_every=50, plot_every=500,
                    n_eval=256, fid_samples=256)

@@ -726,9 +726,11 @@ def offline_photo_domains(image_size: int = 32, n_train: int = 2048, n_eval: int
                    f"A = {names['A']} ({srcs['A']}), B = {names['B']} ({srcs['B']}); "
                    f"{n_train} training + {n_eval} evaluation crops per domain, pixels in [0, 1], "
                    f"noise std {noise_std:g} (clamped to [0, 1])")
+    def sampler(d, k):
+        return ClampedSampler(TensorDatasetSampler(banks[d][0], device=device, seed=seed + k, noise_std=noise_std))
+
     return UnpairedImages(
-        sampler_a=ClampedSampler(TensorDatasetSampler(banks["A"][0], device=device, seed=seed + 11, noise_std=noise_std)),
-        sampler_b=ClampedSampler(TensorDatasetSampler(banks["B"][0], device=device, seed=seed + 12, noise_std=noise_std)),
+        sampler_a=sampler("A", 11), sampler_b=sampler("B", 12),
         eval_a=banks["A"][1], eval_b=banks["B"][1], name_a=names["A"], name_b=names["B"],
         description=description)
 

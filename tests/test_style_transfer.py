@@ -187,7 +187,8 @@ def test_paper_config_matches_paper():
     pre = cfg.pretrain_kwargs(progress=False)
     assert (pre["optimizer"], pre["lr"], tuple(pre["betas"]), pre["batch_size"], pre["iterations"]) == \
         ("adamax", 1e-3, (0.9, 0.99), 8, 15_000)
-    assert (pre["reduction"], pre["l1"], pre["blow"], cfg.pretrain_low, cfg.pretrain_high) == ("mean", 1e-10, 1.0, -0.5, 1.5)
+    assert (pre["reduction"], pre["l1"], pre["blow"]) == ("mean", 1e-10, 1.0)
+    assert (cfg.pretrain_low, cfg.pretrain_high) == (-0.5, 1.5)
     for profile in ("cpu", "smoke"):
         small = get_config(StyleTransferConfig, profile)
         assert small.data == "offline" and small.image_size <= 64
