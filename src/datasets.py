@@ -677,7 +677,7 @@ class ClampedSampler:
         return len(self.sampler)
 
     def sample(self, n: int) -> _torch.Tensor:
-        return self.sampler.sample(n).clamp_(self.low, self.high)
+        return self.sampler.sample(n).clamp(self.low, self.high)
 
 
 @_dataclass
