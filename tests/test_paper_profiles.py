@@ -10,6 +10,7 @@ temporary folders; the repository's ``results/`` and ``models/`` must stay untou
 """
 import json
 import os
+import re
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -86,12 +87,45 @@ def fake_roots(tmp_path_factory):
     return base, env
 
 
-def _snapshot(*folders):
-    return {p: p.stat().st_mtime_ns for f in folders if f.is_dir() for p in f.rglob("*")}
+_NOT_WATCHED = {".git", ".venv", "__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+def _repo_snapshot() -> dict:
+    """Modification times of every file in the repository (but git's, the venv's, caches)."""
+    out = {}
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in _NOT_WATCHED]
+        for name in files:
+            path = Path(folder) / name
+            out[path] = path.stat().st_mtime_ns
+    return out
 
 
 def test_overrides_cover_every_notebook():
     assert sorted(OVERRIDES) == sorted(p.stem for p in NOTEBOOKS)
+
+
+def test_apply_overrides(monkeypatch, capsys):
+    monkeypatch.setenv(C.OVERRIDES_ENV, json.dumps({"iterations": 7, "dims": [2, 8], "iterations_by_dim": {"8": 3},
+                                                    "AEConfig": {"iterations": 2}}))
+    cfg = C.get_config(C.GaussiansConfig, "paper")
+    assert (cfg.profile, cfg.iterations, cfg.dims, cfg.iterations_for(8)) == ("paper", 7, (2, 8), 3)
+    assert cfg.batch_size == C.GaussiansConfig.paper().batch_size
+    assert "W2GN_OVERRIDES (GaussiansConfig, profile paper): iterations 5000 -> 7" in capsys.readouterr().out
+    monkeypatch.setenv(C.OVERRIDES_ENV, json.dumps({"AEConfig": {"iterations": 2}}))
+    assert C.get_config(C.AEConfig, "paper").iterations == 2
+    assert C.get_config(C.LatentOTConfig, "paper") == C.LatentOTConfig.paper()   # the section is AEConfig's only
+    assert C.get_config(C.AEConfig, "paper", iterations=5).iterations == 5       # explicit arguments win
+    for bad, message in (('{"iterationz": 1}', "unknown field(s) ['iterationz'] of GaussiansConfig; valid fields: seed, dims"),
+                         ('{"profile": "cpu"}', "unknown field(s) ['profile']"),
+                         ('{"iterations": "7"}', "cannot set it to '7'"), ('{"iterations": 2.5}', "cannot set it to 2.5"),
+                         ('{"dims": 2}', "GaussiansConfig.dims"), ("[1]", "must be a JSON object"),
+                         ("{iterations: 1}", "not valid JSON")):
+        monkeypatch.setenv(C.OVERRIDES_ENV, bad)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            C.get_config(C.GaussiansConfig, "paper")
+    monkeypatch.setenv(C.OVERRIDES_ENV, "")
+    assert C.get_config(C.ToyConfig, "smoke") == C.ToyConfig.smoke()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -105,7 +139,7 @@ def test_notebook_runs_in_paper_profile(path, fake_roots, tmp_path, monkeypatch)
     monkeypatch.setenv("W2GN_DEVICE", "cpu")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
-    repo_before = _snapshot(ROOT / "results", ROOT / "models")
+    repo_before = _repo_snapshot()
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
@@ -114,7 +148,9 @@ def test_notebook_runs_in_paper_profile(path, fake_roots, tmp_path, monkeypatch)
     client.execute()
     print(f"{path.stem}: paper profile on fake data in {time.perf_counter() - t0:.1f} s")
 
-    assert _snapshot(ROOT / "results", ROOT / "models") == repo_before, "the notebook wrote into the repository"
+    after = _repo_snapshot()
+    changed = sorted(str(p.relative_to(ROOT)) for p in set(after) | set(repo_before) if after.get(p) != repo_before.get(p))
+    assert not changed, f"the notebook wrote into the repository: {changed[:10]}"
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "W2GN_OVERRIDES (" in text, "the first cell did not print the overrides"
     record = json.loads((tmp_path / "results" / f"{EXPERIMENT[path.stem]}.json").read_text())
