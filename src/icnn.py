@@ -433,6 +433,12 @@ class ICNN(nn.Module):
                 f" got {list(x.shape)}"
             )
 
+    def __call__(self, x, *args, **kwargs):
+        if self.conv_tf32 is None or not getattr(x, "is_cuda", False):
+            return super().__call__(x, *args, **kwargs)
+        with _CudnnTF32(self.conv_tf32):  # ψ(x) with the net's cuDNN precision
+            return super().__call__(x, *args, **kwargs)
+
     def value_and_push(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ψ(x) ``[N, 1]`` and ∇ψ(x) (shape of ``x``) from one forward pass (autograd version)."""
         self._check_input(x)

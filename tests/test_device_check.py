@@ -15,3 +15,17 @@ def test_device_check_without_cuda_exits_2_with_a_message(tmp_path):
     assert "no CUDA device is available" in proc.stderr
     assert "nothing was run or written" in proc.stderr
     assert not out.exists()
+
+
+def test_conv_icnn_computes_the_map_without_tf32_on_cuda():
+    import torch
+
+    from src.icnn import ConvICNN128, DenseICNN, _CudnnTF32
+
+    assert ConvICNN128.conv_tf32 is False and DenseICNN.conv_tf32 is None
+    before = torch.backends.cudnn.allow_tf32
+    with _CudnnTF32(not before):
+        assert torch.backends.cudnn.allow_tf32 is (not before)
+    assert torch.backends.cudnn.allow_tf32 is before
+    with _CudnnTF32(None):
+        assert torch.backends.cudnn.allow_tf32 is before
