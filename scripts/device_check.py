@@ -306,7 +306,8 @@ def check_notebooks(args) -> dict:
 
     fake = _load("tests/fake_data.py")
     work = Path(tempfile.mkdtemp(prefix="w2gn_device_check_"))
-    fake_env = fake.write_all(work / "fake_data", work / "fake_w2bench", benchmark_dims=(2, 16))
+    # 400 CelebA images: more than one batch (128) of the paper's autoencoder in the 80 % train split
+    fake_env = fake.write_all(work / "fake_data", work / "fake_w2bench", benchmark_dims=(2, 16), celeba_images=400)
     rows, ok = {}, True
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     t_start = time.perf_counter()

@@ -217,7 +217,16 @@ def autoencoder_loss(recon: torch.Tensor, target: torch.Tensor, l1_weight: float
 
 # --------------------------------------------------------------------------- training
 def _batches(data, batch_size: int, generator: torch.Generator):
-    """Endless shuffled batches of images from a tensor ``[N, C, S, S]`` or a Dataset / DataLoader."""
+    """Endless shuffled batches of images from a tensor ``[N, C, S, S]`` or a Dataset / DataLoader.
+
+    Raises:
+        ValueError: fewer images than one batch (every epoch would be empty: batches are full).
+    """
+    is_loader = isinstance(data, torch.utils.data.DataLoader)
+    n = data.shape[0] if isinstance(data, torch.Tensor) else len(data.dataset if is_loader else data)
+    full = data.batch_size if is_loader else batch_size
+    if n < full:
+        raise ValueError(f"{n} training images are fewer than one batch of {full}; lower the batch size")
     if isinstance(data, torch.Tensor):
         while True:
             perm = torch.randperm(data.shape[0], generator=generator)

@@ -147,10 +147,10 @@ def write_w2bench(root, dims=(2,), seed: int = 0) -> Path:
     return Path(root)
 
 
-def write_all(data_root, w2bench_root, benchmark_dims=(2,)) -> dict:
+def write_all(data_root, w2bench_root, benchmark_dims=(2,), celeba_images: int = 96) -> dict:
     """Every fake data set the ``paper`` presets read; returns the env vars pointing at them
     (``W2GN_DATA``, ``W2GN_W2BENCH``)."""
-    write_celeba(data_root)
+    write_celeba(data_root, celeba_images)
     write_cyclegan(data_root, "summer2winter_yosemite")
     write_mnist(data_root)
     write_usps(data_root)
