@@ -151,6 +151,8 @@ def test_notebook_runs_in_paper_profile(path, fake_roots, tmp_path, monkeypatch)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
     repo_before = _repo_snapshot()
+    models = Path(env["W2GN_MODELS_DIR"])
+    models_before = {f.name for f in models.glob("*")} if models.is_dir() else set()
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
@@ -168,35 +170,38 @@ def test_notebook_runs_in_paper_profile(path, fake_roots, tmp_path, monkeypatch)
     assert record["profile"] == "paper"
     check = CHECKS.get(path.stem)
     if check:
-        check(record, text, Path(env["W2GN_DATA"]), Path(env["W2GN_MODELS_DIR"]))
+        check(record, text, Path(env["W2GN_DATA"]), models, models_before)
 
 
 # ------------------------------------------------------------------ what each paper path must have used
-def _check_domain_adaptation(record, text, data, models):
+def _check_domain_adaptation(record, text, data, models, models_before):
     assert str(data / "downloads") in record["data"] and "USPS" in record["data"]
     assert (models / "domain_adaptation_paper.pt").is_file()
 
 
-def _check_autoencoder(record, text, data, models):
+def _check_autoencoder(record, text, data, models, models_before):
     assert record["config"]["dataset"] == "celeba" and record["config"]["image_size"] == 64
     assert (models / record["checkpoint"]).is_file()
 
 
-def _check_latent_ot(record, text, data, models):
+def _check_latent_ot(record, text, data, models, models_before):
     assert record["metrics"]["fid_status"] and all(
         isinstance(record["metrics"][k], float) for k in ("fid_reconstruct", "fid_raw_decode", "fid_w2gn")), \
         f"FID was not computed: {record['metrics']['fid_status']}"
     assert (models / "latent_w2gn_celeba_paper.pt").is_file()
+    # after AE_Celeba (same module, same models folder) its autoencoder checkpoint is loaded
+    ae_saved_before = any(n.startswith("ae_celeba") for n in models_before)
+    assert record["autoencoder_trained_here"] is not ae_saved_before
 
 
-def _check_style_transfer(record, text, data, models):
+def _check_style_transfer(record, text, data, models, models_before):
     assert "ConvICNN128" in text, "the paper's ConvICNN128 was not built"
     assert str(data / "cyclegan") in record["data"]
     assert isinstance(record["metrics"]["fid_after"], float), record["metrics"]["fid_note"]
     assert (models / "style_transfer_paper.pt").is_file()
 
 
-def _check_benchmark(record, text, data, models):
+def _check_benchmark(record, text, data, models, models_before):
     assert "w2bench" in record["data"]
 
 
