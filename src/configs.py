@@ -82,6 +82,10 @@ def _override_value(cfg, name: str, value):
     where = f"{type(cfg).__name__}.{name}"
     if _is_dataclass(current) and isinstance(value, dict):
         return _apply_fields(current, value, where + ".")
+    if value is None and current is not None:
+        annotation = {f.name: str(f.type) for f in _fields(cfg)}[name]
+        if "None" not in annotation and "Optional" not in annotation:
+            raise ValueError(f"{OVERRIDES_ENV}: {where} ({annotation}) cannot be null")
     if value is None or current is None:
         return value
     if isinstance(current, bool) or isinstance(value, bool):

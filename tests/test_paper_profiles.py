@@ -119,7 +119,8 @@ def test_apply_overrides(monkeypatch, capsys):
     for bad, message in (('{"iterationz": 1}', "unknown field(s) ['iterationz'] of GaussiansConfig; valid fields: seed, dims"),
                          ('{"profile": "cpu"}', "unknown field(s) ['profile']"),
                          ('{"iterations": "7"}', "cannot set it to '7'"), ('{"iterations": 2.5}', "cannot set it to 2.5"),
-                         ('{"dims": 2}', "GaussiansConfig.dims"), ("[1]", "must be a JSON object"),
+                         ('{"dims": 2}', "GaussiansConfig.dims"), ('{"iterations": null}', "cannot be null"),
+                         ("[1]", "must be a JSON object"),
                          ("{iterations: 1}", "not valid JSON")):
         monkeypatch.setenv(C.OVERRIDES_ENV, bad)
         with pytest.raises(ValueError, match=re.escape(message)):
