@@ -79,13 +79,108 @@ def get_config(cls, profile: str | None = None, **overrides):
 
     The ``paper`` profile checkpoints its long runs into env ``W2GN_CHECKPOINT_DIR`` or
     ``models/checkpoints`` (any profile does when ``W2GN_CHECKPOINT_DIR`` is set); override
-    with ``checkpoint_dir=...`` (``None``: no checkpoints)."""
-    cfg = cls.preset(profile)
+    with ``checkpoint_dir=...`` (``None``: no checkpoints). Env ``W2GN_OVERRIDES`` (a JSON object)
+    changes fields first (see :func:`apply_overrides`)."""
+    cfg = apply_overrides(cls.preset(profile))
     if "checkpoint_dir" not in overrides and cfg.checkpoint_dir is None:
         env = os.environ.get("W2GN_CHECKPOINT_DIR")
         if env or cfg.profile == "paper":
             overrides["checkpoint_dir"] = os.path.expanduser(env) if env else DEFAULT_CHECKPOINT_DIR
     return replace(cfg, **overrides) if overrides else cfg
+
+
+# ---- overrides from env W2GN_OVERRIDES (shrinking a profile, e.g. for tests) ----
+import json as _json
+from dataclasses import fields as _fields, is_dataclass as _is_dataclass
+
+OVERRIDES_ENV = "W2GN_OVERRIDES"
+
+
+def _all_config_classes(base=None) -> dict:
+    base = base or ExperimentConfig
+    out = {}
+    for sub in base.__subclasses__():
+        out[sub.__name__] = sub
+        out.update(_all_config_classes(sub))
+    return out
+
+
+def _override_value(cfg, name: str, value):
+    """``value`` (parsed JSON) as a value of field ``name`` of ``cfg``: lists become tuples where
+    the field holds a tuple, object keys that are integers ("512") become ints, a dict on a
+    nested dataclass field overrides its fields. Raises ValueError on a type mismatch."""
+    current = getattr(cfg, name)
+    where = f"{type(cfg).__name__}.{name}"
+    if _is_dataclass(current) and isinstance(value, dict):
+        return _apply_fields(current, value, where + ".")
+    if value is None and current is not None:
+        annotation = {f.name: str(f.type) for f in _fields(cfg)}[name]
+        if "None" not in annotation and "Optional" not in annotation:
+            raise ValueError(f"{OVERRIDES_ENV}: {where} ({annotation}) cannot be null")
+    if value is None or current is None:
+        return value
+    if isinstance(current, bool) or isinstance(value, bool):
+        ok = isinstance(current, bool) and isinstance(value, bool)
+    elif isinstance(current, (int, float)):
+        ok = isinstance(value, (int, float)) and (isinstance(current, float) or float(value).is_integer())
+        value = type(current)(value) if ok else value
+    elif isinstance(current, tuple):
+        ok = isinstance(value, list)
+        value = tuple(value) if ok else value
+    elif isinstance(current, dict):
+        ok = isinstance(value, dict)
+        if ok:
+            value = {int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v for k, v in value.items()}
+    else:
+        ok = isinstance(value, type(current))
+    if not ok:
+        raise ValueError(f"{OVERRIDES_ENV}: {where} is {current!r} ({type(current).__name__}); "
+                         f"cannot set it to {value!r} ({type(value).__name__})")
+    return value
+
+
+def _apply_fields(cfg, changes: dict, prefix: str = ""):
+    valid = [f.name for f in _fields(cfg) if f.name != "profile"]
+    unknown = sorted(set(changes) - set(valid))
+    if unknown:
+        raise ValueError(f"{OVERRIDES_ENV}: unknown field(s) {unknown} of {prefix or type(cfg).__name__}; "
+                         f"valid fields: {', '.join(valid)}")
+    return replace(cfg, **{k: _override_value(cfg, k, v) for k, v in changes.items()})
+
+
+def apply_overrides(cfg, overrides: str | dict | None = None):
+    """``cfg`` with fields replaced from env ``W2GN_OVERRIDES`` (or ``overrides``): a JSON object
+    ``{"field": value, ...}``, e.g. ``'{"iterations": 200, "dims": [2, 8]}'`` (lists become
+    tuples, integer object keys ints). Keys that are config class names hold overrides for that
+    class only (``{"AEConfig": {"iterations": 2}, "LatentOTConfig": {"iterations": 3}}``); the
+    other keys apply to every config. Prints what it changed. ``profile`` cannot be overridden.
+
+    Raises:
+        ValueError: not a JSON object, an unknown field (the message lists the valid ones), or a
+            value of the wrong type.
+    """
+    raw = os.environ.get(OVERRIDES_ENV, "") if overrides is None else overrides
+    if isinstance(raw, str):
+        if not raw.strip():
+            return cfg
+        try:
+            raw = _json.loads(raw)
+        except _json.JSONDecodeError as err:
+            raise ValueError(f"{OVERRIDES_ENV} is not valid JSON ({err}): {raw!r}") from err
+    if not isinstance(raw, dict):
+        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object of field -> value, got {raw!r}")
+    classes = _all_config_classes()
+    changes = {k: v for k, v in raw.items() if k not in classes}
+    section = raw.get(type(cfg).__name__, {})
+    if not isinstance(section, dict):
+        raise ValueError(f"{OVERRIDES_ENV}: the {type(cfg).__name__} entry must be a JSON object, got {section!r}")
+    changes.update(section)
+    if not changes:
+        return cfg
+    new = _apply_fields(cfg, changes)
+    shown = ", ".join(f"{k} {getattr(cfg, k)!r} -> {getattr(new, k)!r}" for k in changes)
+    print(f"{OVERRIDES_ENV} ({type(cfg).__name__}, profile {cfg.profile}): {shown}")
+    return new
 
 
 # Each experiment's config lives in its own section below (one dataclass, three presets).

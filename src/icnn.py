@@ -423,11 +423,30 @@ def _guarded(fn):
     return run
 
 
+class _CudnnTF32:
+    """Context: ``torch.backends.cudnn.allow_tf32 = allow`` inside (restored on exit);
+    ``allow=None`` leaves torch's setting alone."""
+
+    def __init__(self, allow: bool | None):
+        self.allow, self.old = allow, None
+
+    def __enter__(self):
+        if self.allow is not None:
+            self.old = torch.backends.cudnn.allow_tf32
+            torch.backends.cudnn.allow_tf32 = self.allow
+
+    def __exit__(self, *exc):
+        if self.allow is not None:
+            torch.backends.cudnn.allow_tf32 = self.old
+
+
 class ICNN(nn.Module):
     """Base class: gradient maps by autograd, batching, input checks, clear load errors."""
 
     #: expected shape of one sample (without the batch dimension)
     sample_shape: tuple[int, ...] = ()
+    #: TF32 in cuDNN convolutions while ψ and ∇ψ are computed on CUDA (None: torch's setting)
+    conv_tf32: bool | None = None
 
     def _check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor):
@@ -443,11 +462,17 @@ class ICNN(nn.Module):
                             f"{str(x.dtype).replace('torch.', '')} input; convert it with x.to({weight.dtype}) "
                             f"(or the net with net.to({x.dtype}) for a floating dtype)")
 
+    def __call__(self, x, *args, **kwargs):
+        if self.conv_tf32 is None or not getattr(x, "is_cuda", False):
+            return super().__call__(x, *args, **kwargs)
+        with _CudnnTF32(self.conv_tf32):  # ψ(x) with the net's cuDNN precision
+            return super().__call__(x, *args, **kwargs)
+
     def value_and_push(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ψ(x) ``[N, 1]`` and ∇ψ(x) (shape of ``x``) from one forward pass (autograd version)."""
         self._check_input(x)
         create_graph = torch.is_grad_enabled()
-        with torch.enable_grad():
+        with torch.enable_grad(), _CudnnTF32(self.conv_tf32 if x.is_cuda else None):
             xg = x if x.requires_grad else x.detach().requires_grad_(True)
             value = self.forward(xg)
             (grad,) = torch.autograd.grad(value.sum(), xg, create_graph=create_graph)
@@ -866,7 +891,14 @@ class ConvICNN(ICNN):
         image_size: H = W of the inputs.
         width: channels of the convolutions (128 in the paper).
         strong_convexity: coefficient of ½‖x‖² added to ψ (0 in the paper).
+
+    On CUDA, ψ and ∇ψ (the map) are computed with full-float32 convolutions (``conv_tf32 =
+    False``; torch would use TF32, ~3 significant digits, in cuDNN convolutions by default): the
+    map is the output, and the cycle term multiplies its squared errors by λ = 35000. The
+    parameter gradients of the loss (its backward pass) follow torch's setting.
     """
+
+    conv_tf32 = False
 
     def __init__(self, channels: int = 3, image_size: int = 128, width: int = 128,
                  strong_convexity: float = 0.0):
