@@ -117,7 +117,7 @@ def test_apply_overrides(monkeypatch, capsys):
     # the section is AEConfig's only (get_config adds the paper profile's checkpoint folder, nothing else)
     assert C.get_config(C.LatentOTConfig, "paper", checkpoint_dir=None) == C.LatentOTConfig.paper()
     assert C.get_config(C.AEConfig, "paper", iterations=5).iterations == 5       # explicit arguments win
-    for bad, message in (('{"iterationz": 1}', "unknown field(s) ['iterationz'] of GaussiansConfig; valid fields: seed, dims"),
+    for bad, message in (('{"iterationz": 1}', "unknown field(s) ['iterationz'] of GaussiansConfig; valid fields: seed, checkpoint_dir, dims"),
                          ('{"profile": "cpu"}', "unknown field(s) ['profile']"),
                          ('{"iterations": "7"}', "cannot set it to '7'"), ('{"iterations": 2.5}', "cannot set it to 2.5"),
                          ('{"dims": 2}', "GaussiansConfig.dims"), ('{"iterations": null}', "cannot be null"),
