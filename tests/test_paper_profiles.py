@@ -130,17 +130,6 @@ def test_apply_overrides(monkeypatch, capsys):
     assert C.get_config(C.ToyConfig, "smoke") == C.ToyConfig.smoke()
 
 
-def test_autoencoder_training_needs_one_full_batch():
-    """Fewer images than one batch used to loop forever (every epoch empty); now a clear error."""
-    import torch
-
-    from src.autoencoders import _batches
-
-    for data in (torch.zeros(5, 1, 4, 4), torch.utils.data.TensorDataset(torch.zeros(5, 1))):
-        with pytest.raises(ValueError, match="5 training images are fewer than one batch of 8"):
-            next(_batches(data, 8, torch.Generator()))
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_paper_profile(path, fake_roots, tmp_path, monkeypatch):
     base, env = fake_roots
