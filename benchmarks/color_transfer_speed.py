@@ -81,8 +81,8 @@ def _quick_map(path: Path, iterations: int, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from src.color_transfer import fit_color_map, load_photo
-    from src.configs import ColorTransferConfig
+    from src.color_transfer import load_photo
+    from src.experiments.color_transfer import ColorTransferConfig, fit_color_map
 
     cfg = ColorTransferConfig.cpu().replace(iterations=iterations, pretrain_iterations=300)
     cmap = fit_color_map(load_photo(cfg.source), load_photo(cfg.palette), cfg, progress=False)
