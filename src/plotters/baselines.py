@@ -13,6 +13,17 @@ def _paper_value(v):
     return float(s.lstrip("<>")) if s else np.nan
 
 
+def _log_dim_axes(ax, ylabel: str, title: str | None) -> None:
+    """Log-log axes against the dimension D, with a grid (and ``title`` when given)."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("dimension D")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def plot_uvp_vs_dim(uvp: dict, paper: dict | None = None, title: str | None = "L2-UVP vs dimension",
                     ax=None):
     """L2-UVP % against dimension, one line per method.
@@ -32,13 +43,7 @@ def plot_uvp_vs_dim(uvp: dict, paper: dict | None = None, title: str | None = "L
         if paper is not None and method in paper:
             ax.plot(paper["dims"], [_paper_value(v) for v in paper[method]], "--", color=c, alpha=0.6,
                     label=f"{method} (paper)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("dimension D")
-    ax.set_ylabel("L2-UVP, %")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
+    _log_dim_axes(ax, "L2-UVP, %", title)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig, ax
@@ -50,13 +55,7 @@ def plot_time_vs_dim(times: dict, title: str | None = "training wall time", ax=N
     for method, values in times.items():
         dims = sorted(int(d) for d in values)
         ax.plot(dims, [values.get(d, values.get(str(d))) for d in dims], "o-", label=method)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("dimension D")
-    ax.set_ylabel("seconds")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
+    _log_dim_axes(ax, "seconds", title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig, ax

@@ -7,6 +7,22 @@ import numpy as np
 from .common import to_numpy
 
 
+def _panel_grid(n: int, ncols: int, width: float, height: float):
+    """``plt.subplots`` for ``n`` panels of ``width × height`` inches, ``ncols`` to a row."""
+    nrows = -(-n // ncols)
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+
+
+def _finish_panels(fig, axes, n: int, ylabel: str, legend_size: float):
+    """Hide the panels after the first ``n``, label and legend the first one; ``(fig, axes)``."""
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].set_ylabel(ylabel)
+    axes.flat[0].legend(fontsize=legend_size)
+    fig.tight_layout()
+    return fig, axes
+
+
 def plot_toy_maps(X, Y, Y_fwd, X_inv, centers=None, stds=None, title: str | None = None,
                   radius: float = 3.0, lim: float | None = None, s: float = 2.0):
     """Four 2-D scatter panels: input X, target Y, forward map ∇ψ_θ(X), inverse map ∇ψ_ω(Y).
@@ -49,9 +65,7 @@ def plot_energy_curves(curves: dict, ncols: int = 5, logy: bool = True, linthres
             which the unbiased estimator reaches at its noise level.
     """
     n = len(curves)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False)
+    fig, axes = _panel_grid(n, min(ncols, n), 3.2, 2.8)
     for ax, (name, c) in zip(axes.flat, curves.items()):
         ax.plot(c["iteration"], c["forward"], label="forward ∇ψ_θ(X) vs Y")
         ax.plot(c["iteration"], c["inverse"], label="inverse ∇ψ_ω(Y) vs X")
@@ -62,12 +76,7 @@ def plot_energy_curves(curves: dict, ncols: int = 5, logy: bool = True, linthres
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].set_ylabel("energy distance")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig, axes
+    return _finish_panels(fig, axes, n, "energy distance", 7)
 
 
 def plot_mode_shares(coverages: dict, ncols: int = 4):
@@ -77,21 +86,16 @@ def plot_mode_shares(coverages: dict, ncols: int = 4):
         coverages: ``{name: mode_coverage(...) dict}``.
     """
     n = len(coverages)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
+    fig, axes = _panel_grid(n, min(ncols, n), 3.2, 2.6)
     for ax, (name, cov) in zip(axes.flat, coverages.items()):
         ratio = np.asarray(cov["shares"]) / np.asarray(cov["expected"])
         ax.hist(ratio, bins=np.linspace(0, max(2.0, ratio.max() * 1.05), 21), color="tab:gray")
         ax.axvline(0.2, color="tab:red", ls="--", lw=1, label="dropped below 0.2")
         ax.set_title(f"{name}: {cov['modes_covered']}/{cov['n_modes']} modes", fontsize=10)
         ax.set_xlabel("share / expected share")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].set_ylabel("components")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig, axes
+    return _finish_panels(fig, axes, n, "components", 7)
+
+
 def _pca2(ref: np.ndarray):
     ref = np.asarray(ref, dtype=np.float64)
     mean = ref.mean(axis=0)
@@ -138,9 +142,7 @@ def plot_uvp_curves(curves: dict, ncols: int = 4, logy: bool = True):
         curves: ``{D: {"iteration": [...], "l2_uvp": [...], "l2_uvp_inverse": [...]}}``.
     """
     n = len(curves)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
+    fig, axes = _panel_grid(n, min(ncols, n), 3.2, 2.6)
     for ax, (dim, c) in zip(axes.flat, curves.items()):
         ax.plot(c["iteration"], c["l2_uvp"], label="forward ∇ψ_θ")
         ax.plot(c["iteration"], c["l2_uvp_inverse"], label="inverse ∇ψ_ω")
@@ -149,12 +151,7 @@ def plot_uvp_curves(curves: dict, ncols: int = 4, logy: bool = True):
         ax.set_title(f"D = {dim}", fontsize=10)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    axes[0, 0].set_ylabel("L2-UVP, %")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    return fig, axes
+    return _finish_panels(fig, axes, n, "L2-UVP, %", 8)
 
 
 def plot_l2_uvp_vs_dim(dims, ours: dict, reference: dict | None = None, logy: bool = True,
