@@ -159,12 +159,12 @@ def main() -> None:
                 dst.unlink()
         exact = _exact_speed(args, big, width, height)
         print("per-pixel network evaluation:", exact, flush=True)
+        from src.color_transfer import ColorMap
+
+        lut_rec = ColorMap.load(args.map).lut_record()  # before a map fitted into `work` is deleted
     finally:
         shutil.rmtree(work, ignore_errors=True)
     main_run, lut_run = runs["ppm_to_ppm"], runs["ppm_to_ppm_lut"]
-    from src.color_transfer import ColorMap
-
-    lut_rec = ColorMap.load(args.map).lut_record()
     record = {
         "benchmark": "color_transfer_speed", "device": describe_device("cpu"), "threads": args.threads,
         "torch": str(torch.__version__), "map": str(args.map),
