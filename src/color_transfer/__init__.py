@@ -24,6 +24,11 @@ error only halves when N doubles; for such maps (e.g. the notebook's) "auto" pic
 distinct-colour table. See :mod:`src.image_io` for which formats stream (PPM in, PPM/PNG out)
 and which are decoded whole by Pillow (8-bit, never a float copy of the image).
 
+Modules: :mod:`.colormap` (:class:`ColorMap`, map files, pixels of a photo, evaluation),
+:mod:`.table` (:class:`ColorTable`, LUT interpolation and its fit-time check), :mod:`.apply`
+(mapping images and streamed files), :mod:`.cube` (``.cube`` files), :mod:`.cli` (the commands).
+The fit with the experiment's settings is :func:`src.experiments.color_transfer.fit_color_map`.
+
 CLI::
 
     python -m src.color_transfer fit SOURCE PALETTE --out MAP.pt [--iterations N] [--seed S]
@@ -33,8 +38,8 @@ CLI::
 from __future__ import annotations
 
 from ..image_io import ImageFormatError
-from .apply import BLOCK_PIXELS, METHODS, apply_array, apply_file, build_table, map_image, synthetic_image_block, \
-    write_synthetic_ppm
+from .apply import (BLOCK_PIXELS, METHODS, apply_array, apply_file, build_table, map_image, synthetic_image_block,
+                    write_synthetic_ppm)
 from .cli import main
 from .colormap import ColorMap, MapFileError, evaluate_color_map, image_to_pixels, load_photo
 from .cube import export_cube, read_cube

@@ -26,7 +26,8 @@ class ColorTransferConfig(ExperimentConfig):
 
     The paper states only "DenseICNN(3, …), batch ~1024, λ ~1, lr ~1e-3, a few thousand
     iterations"; the rest (widths, rank, both-direction cycle, identity pretraining on the colour
-    cube) is this project's choice. ``source``/``palette`` are file names in ``data/color_transfer/`` (or paths).
+    cube) is this project's choice. ``source``/``palette`` are file names in
+    ``data/color_transfer/`` (or paths).
     """
 
     source: str = "china.jpg"
