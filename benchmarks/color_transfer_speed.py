@@ -81,8 +81,8 @@ def _quick_map(path: Path, iterations: int, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from src.color_transfer import fit_color_map, load_photo
-    from src.configs import ColorTransferConfig
+    from src.color_transfer import load_photo
+    from src.experiments.color_transfer import ColorTransferConfig, fit_color_map
 
     cfg = ColorTransferConfig.cpu().replace(iterations=iterations, pretrain_iterations=300)
     cmap = fit_color_map(load_photo(cfg.source), load_photo(cfg.palette), cfg, progress=False)
@@ -159,12 +159,12 @@ def main() -> None:
                 dst.unlink()
         exact = _exact_speed(args, big, width, height)
         print("per-pixel network evaluation:", exact, flush=True)
+        from src.color_transfer import ColorMap
+
+        lut_rec = ColorMap.load(args.map).lut_record()  # before a map fitted into `work` is deleted
     finally:
         shutil.rmtree(work, ignore_errors=True)
     main_run, lut_run = runs["ppm_to_ppm"], runs["ppm_to_ppm_lut"]
-    from src.color_transfer import ColorMap
-
-    lut_rec = ColorMap.load(args.map).lut_record()
     record = {
         "benchmark": "color_transfer_speed", "device": describe_device("cpu"), "threads": args.threads,
         "torch": str(torch.__version__), "map": str(args.map),

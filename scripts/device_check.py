@@ -250,6 +250,7 @@ def _gpu_overrides(stem: str, steps: int) -> dict:
     """W2GN_OVERRIDES of the notebook slices: ``steps`` training steps, the paper's batches and
     networks, smaller evaluation sets and dimension lists."""
     from src import configs as C
+    from src.experiments.color_transfer import ColorTransferConfig
 
     half = max(1, steps // 2)
     common = dict(iterations=steps, pretrain_iterations=steps)
@@ -260,7 +261,7 @@ def _gpu_overrides(stem: str, steps: int) -> dict:
                                                                    scatter_dims=[64])},
         "W2GN_gaussians_baselines": {C.GaussiansBaselinesConfig: dict(common, dims=[2, 64], log_every=half)},
         "W2GN_benchmark": {C.BenchmarkConfig: dict(common, dims=[2, 16], eval_every=half)},
-        "W2GN_color_transfer": {C.ColorTransferConfig: dict(common, log_every=half)},
+        "W2GN_color_transfer": {ColorTransferConfig: dict(common, log_every=half)},
         "W2GN_domain_adaptation": {C.DomainAdaptationConfig: dict(common, lenet_epochs=1, eval_every=half,
                                                                   log_every=half, emd_target_size=2000)},
         "AE_Celeba": {C.AEConfig: dict(iterations=steps, log_every=half)},

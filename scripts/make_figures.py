@@ -370,6 +370,16 @@ def _plot_paper_row(ax, dims, cells, color, label, ms=5):
                     mfc="white" if marker != "o" else color, ls="none")
 
 
+def _uvp_axes(ax, legend_size: float, ncol: int = 1):
+    """Log-log axes of L2-UVP (%) against the dimension D, with grid and legend."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("dimension D")
+    ax.set_ylabel("L2-UVP, %")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=legend_size, ncol=ncol, loc="lower right")
+
+
 def plot_baselines(ax, inp: Inputs, legend_size: float = 7):
     uvp = inp.get("gaussians_baselines", "metrics", "l2_uvp")
     paper = inp.get("gaussians_baselines", "metrics", "paper_l2_uvp")
@@ -380,12 +390,7 @@ def plot_baselines(ax, inp: Inputs, legend_size: float = 7):
         if method not in paper:
             raise InputError(f"results/gaussians_baselines.json metrics.paper_l2_uvp has no row {method!r}")
         _plot_paper_row(ax, paper["dims"], paper[method], c, f"{method} (paper)", ms=4)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("dimension D")
-    ax.set_ylabel("L2-UVP, %")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=legend_size, ncol=2, loc="lower right")
+    _uvp_axes(ax, legend_size, ncol=2)
 
 
 def plot_w2gn_dims(ax, inp: Inputs, legend_size: float = 7):
@@ -397,12 +402,7 @@ def plot_w2gn_dims(ax, inp: Inputs, legend_size: float = 7):
         ax.plot(dims, [m[key][str(d)] for d in dims], "o-", color=c, ms=4, lw=1.6, label=label)
     pd = sorted(int(d) for d in paper)
     _plot_paper_row(ax, pd, [paper[str(d)] for d in pd], "k", "paper W2GN (forward)", ms=4)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("dimension D")
-    ax.set_ylabel("L2-UVP, %")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=legend_size, loc="lower right")
+    _uvp_axes(ax, legend_size)
 
 
 def fig_gaussians(inp: Inputs):
@@ -436,12 +436,7 @@ def plot_benchmark(ax, inp: Inputs, legend_size: float = 7):
             raise InputError(f"results/benchmark.json lacks the key published.{key}")
         dims = sorted(int(d) for d in pub[key])
         ax.plot(dims, [pub[key][str(d)] for d in dims], "s--", color=c, ms=4, alpha=0.6, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("dimension D")
-    ax.set_ylabel("L2-UVP, %")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=legend_size, loc="lower right")
+    _uvp_axes(ax, legend_size)
 
 
 def fig_benchmark(inp: Inputs):

@@ -331,67 +331,6 @@ class GaussiansConfig(ExperimentConfig):
                    n_eval=1024, scatter_dims=(8,), progress=False)
 # ==== end gaussians ====
 
-# ==== color_transfer ====
-@dataclass
-class ColorTransferConfig(ExperimentConfig):
-    """Colour transfer: W2GN between the RGB pixel distributions (in [0, 1]³) of two photos.
-
-    PAPER.md gives only "DenseICNN(3, …), batch ~1024, λ ~1, lr ~1e-3, a few k iterations";
-    the rest (widths, rank, both-direction cycle, identity pretraining on the colour cube) is
-    our choice. ``source``/``palette`` are file names in ``data/color_transfer/`` (or paths).
-    """
-
-    source: str = "china.jpg"
-    palette: str = "flower.jpg"
-    image_max_side: int | None = None   # downscale the photos for fitting/display (smoke only)
-    max_fit_pixels: int = 1_000_000     # random subset of pixels the samplers draw from
-    # DenseICNN(3, …) for both ψ_θ (D) and ψ_ω (D_conj)
-    hidden_layer_sizes: tuple = (128, 128, 64)
-    rank: int = 3
-    activation: str = "celu"
-    dropout: float = 0.0
-    strong_convexity: float = 1e-6
-    init_scale: float = 0.1
-    # identity pretraining of D on Uniform([low, high]³), then D_conj ← D
-    pretrain_iterations: int = 2000
-    pretrain_lr: float = 1e-3
-    pretrain_tol: float = 1e-4
-    pretrain_batch_size: int = 1024
-    pretrain_low: float = -0.25
-    pretrain_high: float = 1.25
-    # W2GN
-    batch_size: int = 1024
-    lr: float = 1e-3
-    lambda_cycle: float = 1.0
-    cycle: str = "both_mean"
-    iterations: int = 5000
-    log_every: int = 50
-    # applying the map: candidate LUT sizes, smallest one whose error ≤ lut_tolerance is used
-    lut_sizes: tuple = (33, 65, 129)
-    lut_tolerance: float = 0.5 / 255
-    # evaluation
-    eval_points: int = 50_000           # pixels for sliced W2, cycle error
-    sw_projections: int = 256
-    plot_points: int = 3000
-    speed_megapixels: float = 16.0      # size of the synthetic image timed in the notebook
-
-    @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
-    def cpu(cls):
-        return cls(profile="cpu", hidden_layer_sizes=(64, 64, 32), rank=2, pretrain_iterations=1000,
-                   iterations=1500, eval_points=20_000, speed_megapixels=8.0)
-
-    @classmethod
-    def smoke(cls):
-        return cls(profile="smoke", image_max_side=64, hidden_layer_sizes=(16, 16), rank=1,
-                   pretrain_iterations=100, pretrain_tol=1e-3, batch_size=256, iterations=30,
-                   log_every=10, lut_sizes=(17, 33, 65), eval_points=2000, sw_projections=64,
-                   plot_points=500, speed_megapixels=0.25)
-# ==== end color_transfer ====
-
 # ==== domain_adaptation ====
 @dataclass
 class DomainAdaptationConfig(ExperimentConfig):

