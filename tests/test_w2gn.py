@@ -6,10 +6,11 @@ import torch
 
 from src.distributions import NormalSampler, StandardNormalSampler
 from src.gaussian import random_gaussian_problem
+from src.fast import dense as fast_dense
 from src.icnn import DenseICNN, init_normal_
 from src.metrics import l2_uvp
-from src.w2gn import (NonFiniteLossError, W2GNConfig, W2GNTrainer, load_checkpoint, pretrain_identity,
-                      save_checkpoint, train, w2gn_losses)
+from src.w2gn import (W2GN, NonFiniteLossError, W2GNConfig, W2GNTrainer, get_trainer, load_checkpoint,
+                      pretrain_identity, save_checkpoint, train, w2gn_losses)
 
 
 def tiny_pair(dim=3, seed=0):
@@ -116,7 +117,7 @@ def test_train_continues_and_checkpoint_roundtrip(tmp_path):
     assert h1["iteration"] == [1, 10, 20]
     h2 = train(D, Dc, X, Y, cfg)
     assert h2["iteration"] == [1, 10, 20, 30, 40]
-    trainer = D.__dict__["_w2gn_trainer"]
+    trainer = get_trainer(D, Dc, cfg)
     assert trainer.iteration == 40 and trainer.opt.state  # optimizer state kept
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, trainer, note="test")
@@ -242,7 +243,7 @@ def test_trainer_step_equals_hand_written_step():
 def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
     """The trainer's direct call of the fused Adam kernel makes exactly ``opt.step()``'s update;
     optimisers it cannot mirror (AMSGrad, step hooks) go through ``opt.step()`` itself."""
-    from src.w2gn import _fused_adam_step
+    from src.fast.adam import step as _fused_adam_step
 
     def run(direct, amsgrad=False, hook=False):
         torch.manual_seed(0)
@@ -281,18 +282,18 @@ def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
 
 
 def composite_losses(D, Dc, X, Y, lam, cycle, l1):
-    """The objective from per-pass ``_value_and_push`` calls with ordinary autograd between them,
+    """The objective from per-pass ``src.fast.dense.value_and_push`` calls with ordinary autograd between them,
     drawing the dropout masks in the order the one-node objective draws them."""
-    Y_inv = Dc._value_and_push(Y, need_value=False)[1]
+    Y_inv = fast_dense.value_and_push(Dc, Y, need_value=False)[1]
     if cycle == "inverse":
-        psi_x = D._value_and_push(X, need_push=False)[0]
-        psi_y, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False)
+        psi_x = fast_dense.value_and_push(D, X, need_push=False)[0]
+        psi_y, Y_cyc = fast_dense.value_and_push(D, Y_inv, value_input_grad=False)
         reg = ((Y_cyc - Y) ** 2).mean()
     else:
         n = X.shape[0]
-        value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, const_rows=n)
+        value, push = fast_dense.value_and_push(D, torch.cat([X, Y_inv]), value_input_grad=False, const_rows=n)
         psi_x, psi_y = value[:n], value[n:]
-        X_cyc = Dc._value_and_push(push[:n], need_value=False)[1]
+        X_cyc = fast_dense.value_and_push(Dc, push[:n], need_value=False)[1]
         reg = ((push[n:] - Y) ** 2).mean() + ((X_cyc - X) ** 2).mean()
         reg = reg / 2 if cycle == "both_mean" else reg
     corr = psi_x.mean() + (Y_inv.detach() * Y).sum(1).mean() - psi_y.mean()
