@@ -324,3 +324,47 @@ def test_one_node_objective_with_dropout_equals_composite(cycle, dropout):
         for a, b in zip(torch.autograd.grad(fast, params), torch.autograd.grad(slow, params)):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert dropped > 0  # the masks did drop units
+
+
+def test_w2gn_object_fits_pushes_and_round_trips_its_state():
+    """W2GN(D, D_conj, config).fit(X, Y) returns the object (as the baselines' solvers do); push /
+    push_inverse are the two maps; a second fit continues; state_dict loads into a fresh object."""
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    cfg = W2GNConfig(batch_size=64, iterations=10, log_every=5, progress=False)
+    model = W2GN(D, Dc, cfg)
+    assert model.fit(X, Y) is model and model.iteration == 10 and model.history["iteration"] == [1, 5, 10]
+    model.fit(X, Y, iterations=5)
+    assert model.iteration == 15
+    x = torch.randn(7, 2)
+    torch.testing.assert_close(model.push(x), D.push(x))
+    torch.testing.assert_close(model.push_inverse(x), Dc.push(x))
+    D2, Dc2 = make_nets(2, seed=5)
+    other = W2GN(D2, Dc2, cfg)
+    other.load_state_dict(model.state_dict())
+    assert other.iteration == 15 and other.history == model.history
+    torch.testing.assert_close(other.push(x), model.push(x))
+    assert isinstance(W2GNTrainer(D, Dc, cfg).fit(X, Y, iterations=1), dict)  # the older interface
+
+
+def test_train_keeps_no_state_on_the_nets_and_lets_them_go():
+    """train() keeps its run beside the pair, not in the nets' attributes, and not past their life."""
+    import gc
+    import weakref
+
+    import src.w2gn as w2gn
+
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    before = set(D.__dict__)
+    cfg = W2GNConfig(batch_size=32, iterations=2, log_every=1, progress=False)
+    train(D, Dc, X, Y, cfg)
+    assert set(D.__dict__) == before
+    assert get_trainer(D, Dc, cfg).iteration == 2
+    assert train(D, Dc, X, Y, cfg)["iteration"] == [1, 2, 3, 4]  # continues
+    _, Dc_new = make_nets(2)
+    assert get_trainer(D, Dc_new, cfg).iteration == 0  # another pair: another run
+    ref = weakref.ref(D)
+    del D, Dc, Dc_new
+    gc.collect()
+    assert ref() is None and all(k is not None for k in w2gn._RUNS.keys())
