@@ -30,7 +30,6 @@ class CheckpointError(ValueError):
     file), or belongs to another run than the one resuming from it."""
 
 
-
 CHECKPOINT_FORMAT = "w2gn-checkpoint"
 CHECKPOINT_VERSION = 2
 
@@ -181,7 +180,8 @@ def save_checkpoint(path, trainer, **extra) -> None:
 def load_checkpoint(path, trainer=None, D=None, D_conj=None, map_location=None):
     """Load a checkpoint written by :func:`save_checkpoint` (or by a checkpointed ``train``).
 
-    Returns a :class:`src.w2gn.W2GNTrainer`. Pass an existing ``trainer`` (a ``W2GN``), or the nets ``D``/``D_conj`` (built with the same
+    Returns a :class:`src.w2gn.W2GNTrainer`. Pass an existing ``trainer`` (a ``W2GN``), or the
+    nets ``D``/``D_conj`` (built with the same
     architecture), or nothing: then DenseICNN/ConvICNN nets are rebuilt from the stored
     architecture. A checkpoint of another architecture raises ``ValueError`` naming the keys
     that differ.

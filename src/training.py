@@ -15,7 +15,6 @@ class NonFiniteLossError(RuntimeError):
     nets hold finite weights (those of the last finite step, restored when an update broke them)."""
 
 
-
 def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -24,9 +23,8 @@ def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-
 def abs_sum(tensors) -> torch.Tensor:
-    """Σ_t Σ|t| (per-tensor sums: twice as fast as ``torch._foreach_norm(…, 1)`` on the CPU here)."""
+    """Σ_t Σ|t| (per-tensor sums; faster than ``torch._foreach_norm(…, 1)`` on CPU)."""
     return torch.stack([t.abs().sum() for t in tensors]).sum()
 
 
@@ -51,7 +49,6 @@ def l1_grads(params, coef) -> list:
     return signs
 
 
-
 def make_optimizer(net, lr, betas, weight_decay, kind: str = "adam"):
     params = [p for p in net.parameters() if p.requires_grad]
     if kind == "adam":
@@ -66,12 +63,10 @@ def make_optimizer(net, lr, betas, weight_decay, kind: str = "adam"):
     raise ValueError(f"optimizer must be 'adam' or 'adamax', got {kind!r}")
 
 
-
 def implementation(opt) -> dict:
     """The ``fused`` / ``foreach`` flags an optimiser was built with (kept across ``load_state_dict``)."""
     g = opt.param_groups[0]
     return {"fused": g.get("fused"), "foreach": g.get("foreach")}
-
 
 
 def load_optimizer_state(opt, saved: dict) -> None:
@@ -99,13 +94,11 @@ def sample_checked(sampler, n: int, net, role: str) -> torch.Tensor:
     return x
 
 
-
 def check_finite_weights(nets, where: str) -> None:
     for net in nets:
         if not all(torch.isfinite(p).all() for p in net.parameters()):
             raise NonFiniteLossError(f"{where}: the weights of {type(net).__name__} are not finite; "
                                      "lower the learning rate")
-
 
 
 def arch(net) -> dict:

@@ -1,4 +1,7 @@
-"""The regularised-correlation objective of W2GN, identity pretraining and the training loop.
+"""The regularised-correlation objective of W2GN and the W2GN object that trains it.
+
+``pretrain_identity`` (from :mod:`src.pretrain`) and ``save_checkpoint`` / ``load_checkpoint``
+(from :mod:`src.checkpoint`) are importable from here too.
 
 This is the one definition of the algorithm; notebooks and baselines call it. While
 :func:`src.fast.enabled`, two DenseICNNs on data batches run the same objective through the
@@ -20,8 +23,6 @@ learns from the cycle term alone) and the cycle term ``R`` chosen by ``W2GNConfi
 Each mean runs over the batch *and* the coordinates (‖·‖²/D), as in the reference. After
 every optimiser step both nets are ``convexify()``-ed.
 """
-from __future__ import annotations
-
 from __future__ import annotations
 
 import math
@@ -64,12 +65,12 @@ class W2GNConfig:
         lambda_cycle: λ, weight of the cycle regulariser.
         cycle: ``"inverse"``, ``"both_sum"`` or ``"both_mean"`` (see module docstring).
         l1: coefficient of the L1 penalty on all weights of both nets.
-        iterations: optimiser steps per call of ``train`` / ``W2GNTrainer.fit``.
+        iterations: optimiser steps per call of ``train`` / ``W2GN.fit``.
         log_every: how often (steps) losses are recorded in the history and shown.
         seed: seeds the dropout masks (``torch.manual_seed``) at the first step; the
             samplers keep their own seeds. ``None`` leaves the global RNG alone.
         progress: show a tqdm progress bar.
-        checkpoint_path: if set, ``train`` / ``W2GNTrainer.fit`` write a checkpoint there every
+        checkpoint_path: if set, ``train`` / ``W2GN.fit`` write a checkpoint there every
             ``checkpoint_every`` steps and at the end (atomically, with a checksum), and a call
             that finds the file resumes from it: weights, optimiser states, iteration, history
             and the global and samplers' random states, so the run ends exactly as an

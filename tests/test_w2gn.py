@@ -368,3 +368,9 @@ def test_train_keeps_no_state_on_the_nets_and_lets_them_go():
     del D, Dc, Dc_new
     gc.collect()
     assert ref() is None and all(k is not None for k in w2gn._RUNS.keys())
+
+
+def test_config_from_dict_ignores_the_removed_compile_option():
+    """Checkpoints written while W2GNConfig had a ``compile`` field still load."""
+    d = W2GNConfig(iterations=3).to_dict()
+    assert W2GNConfig.from_dict({**d, "compile": False}) == W2GNConfig(iterations=3)

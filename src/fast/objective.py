@@ -31,11 +31,11 @@ def losses(D, D_conj, X, Y, lambda_cycle: float, cycle: str, l1: float, half_sq_
 
 
 class DenseObjective(torch.autograd.Function):
-    """The objective of :func:`w2gn_losses` for two :class:`DenseICNN` on data batches, as one
-    autograd node: the forward runs the kernel passes (:func:`src.fast.dense.run_pass`) and the loss; the
-    backward chains their hand-written backward passes by hand (the loss's derivatives are a few
-    closed-form terms) and adds the L1 term's, with no graph of small operations in between
-    (measured at D = 16: 1.65 instead of 1.78 ms per step outside the network passes).
+    """The objective of :func:`src.w2gn.w2gn_losses` for two :class:`DenseICNN` on data batches, as one
+    autograd node: the forward runs the kernel passes (:func:`src.fast.dense.run_pass`) and the
+    loss; the backward chains their hand-written backward passes by hand (the loss's derivatives
+    are a few closed-form terms) and adds the L1 term's, with no graph of small operations in
+    between.
 
     Passes (each net's fused weights built once): ∇ψ_ω(Y) (no ψ_ω); then ψ_θ and ∇ψ_θ at X and at
     ∇ψ_ω(Y) — one pass over both batches for the both-cycle variants (X is data: no input gradient
