@@ -225,6 +225,11 @@ class W2GN:
     update before it had made the weights non-finite, the weights from before that update are
     restored first (the message says which case happened). The final weights and every
     checkpoint's are checked too.
+
+    Args:
+        D, D_conj: the two ICNNs (``DenseICNN``, ``ConvICNN``, … with ``push``).
+        config: a :class:`W2GNConfig` (default: ``W2GNConfig()``).
+        state: the run to continue (another W2GN's ``state``; used by :func:`get_trainer`).
     """
 
     config = _state_attr("config")
