@@ -160,8 +160,9 @@ class DenseICNN(ICNN):
         dropout: dropout probability after every layer (training mode only).
         strong_convexity: coefficient of the ½‖x‖² term.
 
-    ``push`` is computed in closed form: one fused matrix product ``x @ [A⁽¹⁾ … A⁽ʳ⁾ | Wᵀ]`` for
-    all quadratic/affine parts, the layer recursion, and the transposed recursion for ∇ψ.
+    ``push`` is ∇ψ in closed form: the layer recursion, then the transposed recursion
+    (:meth:`_run`); the fast path (:mod:`src.fast.dense`) computes the same with one fused matrix
+    product ``x @ [A⁽¹⁾ … A⁽ʳ⁾ | Wᵀ]`` for all quadratic/affine parts and a hand-written backward.
     State dicts use the reference keys (``quadratic_layers.{i}.0.quadratic_decomposed``, …);
     the benchmark's layout without the ``.0`` loads too.
     """
