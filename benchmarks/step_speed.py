@@ -1,7 +1,7 @@
-"""Speed of one W2GN training step: ours (``src.w2gn.W2GNTrainer.step``) against the
+"""Speed of one W2GN training step: ours (``src.w2gn.W2GN.step``) against the
 reference computation pattern, side by side in one process.
 
-The reference pattern is re-implemented here from PAPER.md (not copied):
+The reference implementation's computation pattern, re-implemented here (not copied):
 
 * ``ConvexQuadratic`` contracts ``x`` ``[N, D]`` with ``quadratic_decomposed`` ``[D, rank, out]``
   by a broadcast 3-D matrix product (``x @ A.transpose(0, 1)`` -> ``[rank, N, out]``, transposed
@@ -17,7 +17,7 @@ Before timing, both steps are run from the same weights on the same batch and mu
 loss (relative difference ≤ 1e-5) and the same parameter gradients (dropout off: eval masks).
 Matrix-product FLOPs per step are counted with ``torch.utils.flop_counter.FlopCounterMode``.
 
-Ours runs with ``src.gemm``'s default (its large float32 CPU products on oneDNN where usable)
+Ours runs with ``src.fast.gemm``'s default (its large float32 CPU products on oneDNN where usable)
 and, in the same alternating rounds, a second time with every product on ``torch.mm`` (MKL, as
 the reference pattern): the column "ours torch.mm" separates the gain of the computation from
 that of the matrix-product library (``--cpu-matmul torch`` times only the latter).
@@ -25,10 +25,9 @@ that of the matrix-product library (``--cpu-matmul torch`` times only the latter
 Times are CPU time of this process (``time.process_time``) per step — on a shared machine the
 wall clock mostly measures how often the scheduler runs us — with the wall-clock ratio beside
 them (with ``--threads`` > 1 CPU time adds up the threads: compare wall clocks then).
-``--compile`` also times ours with ``W2GNConfig(compile=True)``, its one-off compilation
-counted separately.
+See benchmarks/README.md for the results and what each part of the fast path (``src.fast``) buys.
 
-Run:  python benchmarks/step_speed.py [--threads 1] [--dims 2 16 64 256 1024] [--reps 7] [--compile]
+Run:  python benchmarks/step_speed.py [--threads 1] [--dims 2 16 64 256 1024] [--reps 7]
       [--cpu-matmul auto|torch]
 """
 from __future__ import annotations
@@ -47,7 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from src import gemm  # noqa: E402
+from src.fast import gemm  # noqa: E402
 from src.icnn import DenseICNN, init_normal_  # noqa: E402
 from src.utils import atomic_write_text  # noqa: E402
 from src.w2gn import W2GNConfig, W2GNTrainer, w2gn_losses  # noqa: E402
@@ -226,7 +225,7 @@ def count_flops(step, X, Y):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
-            if func in onednn:  # oneDNN's linear (src.gemm): X [M, K] @ W [N, K]ᵀ
+            if func in onednn:  # oneDNN's linear (src.fast.gemm): X [M, K] @ W [N, K]ᵀ
                 Counter.total += 2 * out.numel() * args[0].shape[-1]
                 return out
             f = flop_registry.get(func._overloadpacket)
@@ -248,21 +247,18 @@ def time_steps(step, data):
 
 
 def _torch_mm(step):
-    """``step`` with every product of ours on ``torch.mm`` (``src.gemm`` set to "torch")."""
+    """``step`` with every product of ours on ``torch.mm`` (``src.fast.gemm`` set to "torch")."""
     def run(X, Y):
         with gemm.use_cpu_matmul("torch"):
             return step(X, Y)
     return run
 
 
-def bench(spec, reps, min_time, ours_factory=None, compile=False, torch_mm=False):
+def bench(spec, reps, min_time, ours_factory=None, torch_mm=False):
     """Median CPU and wall seconds per step of the reference and of ours (alternating rounds),
-    FLOPs per step, steps per round and (``compile``) ours' one-off compilation wall seconds;
-    with ``torch_mm`` also ours with all products on ``torch.mm`` (a third trainer from the same
+    FLOPs per step and steps per round; with ``torch_mm`` also ours with all products on ``torch.mm`` (a third trainer from the same
     weights, in the same rounds)."""
     c = spec["cfg"]
-    if compile:
-        c = W2GNConfig(**{**c.__dict__, "compile": True})
     D, Dc, R, Rc = make_nets(spec)
     ours = (ours_factory or W2GNTrainer)(D, Dc, c)
     ref = RefTrainer(R, Rc, c)
@@ -270,9 +266,6 @@ def bench(spec, reps, min_time, ours_factory=None, compile=False, torch_mm=False
     if torch_mm:
         steps["ours_torch_mm"] = _torch_mm(W2GNTrainer(*make_nets(spec)[:2], c).step)
     data = batches(spec, 4)
-    t0 = time.perf_counter()
-    time_steps(ours.step, data)  # first steps: compilation, if any
-    t_compile = time.perf_counter() - t0
     for _ in range(2):  # warm-up (allocator)
         for step in steps.values():
             time_steps(step, data)
@@ -284,10 +277,10 @@ def bench(spec, reps, min_time, ours_factory=None, compile=False, torch_mm=False
         for k, step in steps.items():
             times[k].append(time_steps(step, data))
     flops_ref = count_flops(ref.step, *data[0])
-    flops_ours = flops_ref if compile else count_flops(ours.step, *data[0])
+    flops_ours = count_flops(ours.step, *data[0])
     med = lambda k, i: statistics.median(t[i] for t in times[k])  # noqa: E731
     out = dict(cpu_ref=med("ref", 0), cpu_ours=med("ours", 0), wall_ref=med("ref", 1), wall_ours=med("ours", 1),
-               flops_ref=flops_ref, flops_ours=flops_ours, n=n, compile_s=t_compile if compile else None)
+               flops_ref=flops_ref, flops_ours=flops_ours, n=n)
     if torch_mm:
         out.update(cpu_ours_torch_mm=med("ours_torch_mm", 0), wall_ours_torch_mm=med("ours_torch_mm", 1))
     return out
@@ -330,9 +323,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=7, help="alternating timing rounds (median)")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per timing round")
     ap.add_argument("--check-only", action="store_true")
-    ap.add_argument("--compile", action="store_true", help="also time ours with W2GNConfig(compile=True)")
     ap.add_argument("--cpu-matmul", choices=("auto", "torch"), default="auto",
-                    help="library of ours' large CPU products (src.gemm.set_cpu_matmul; default: oneDNN where usable)")
+                    help="library of ours' large CPU products (src.fast.gemm.set_cpu_matmul; default: oneDNN where usable)")
     ap.add_argument("--out", type=Path, default=None,
                     help="write the table as JSON here (default: results/step_speed.json when all configs run)")
     args = ap.parse_args(argv)
@@ -344,7 +336,7 @@ def main(argv=None):
     if args.no_toy:
         specs = specs[:-1]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; ours' large float32 products on "
-          f"{gemm.cpu_matmul()} (src.gemm)")
+          f"{gemm.cpu_matmul()} (src.fast.gemm)")
     ok = True
     for spec in specs:
         l64, g64, l32, g32, noise, ours_noise = check(spec)
@@ -395,13 +387,7 @@ def main(argv=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, json.dumps(record, indent=2) + "\n")
         print(f"wrote {out}")
-    if args.compile:
-        print("\nW2GNConfig(compile=True): steady-state ms per step (CPU time), compilation counted apart")
-        for spec in specs:
-            r = bench(spec, args.reps, args.min_time, compile=True)
-            print(f"{spec['name']:>14} | ref {r['cpu_ref'] * 1e3:8.2f} | ours compiled {r['cpu_ours'] * 1e3:8.2f} | "
-                  f"ratio {r['cpu_ref'] / r['cpu_ours']:5.2f} | first steps incl. compilation {r['compile_s']:6.1f} s wall",
-                  flush=True)
+
 
 if __name__ == "__main__":
     main()

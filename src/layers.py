@@ -17,7 +17,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["ConvexQuadratic", "ConvexQuadraticConv2d"]
+__all__ = ["ConvexQuadratic", "ConvexQuadraticConv2d", "activation", "activation_grad"]
+
+
+def activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    """σ(x) of the ICNNs: ``"celu"`` or ``"softplus"`` (convex, non-decreasing)."""
+    return torch.celu(x) if name == "celu" else F.softplus(x)
+
+
+def activation_grad(name: str, x: torch.Tensor) -> torch.Tensor:
+    """σ'(x): celu'(x) = exp(min(x, 0)); softplus'(x) = sigmoid(x) (1 above F.softplus's
+    threshold 20, as its backward). Differentiable, NaN-free."""
+    if name == "celu":
+        return torch.exp(x.clamp(max=0.0))
+    return torch.where(x > 20.0, torch.ones_like(x), torch.sigmoid(x))
 
 
 class ConvexQuadratic(nn.Module):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from src.distributions import StandardNormalSampler
-from src.icnn import DenseICNN, _uniform_subset
+from src.fast.dropout import uniform_subset as _uniform_subset
+from src.icnn import DenseICNN
 from src.w2gn import NonFiniteLossError, W2GNConfig, W2GNTrainer, w2gn_losses
 
 

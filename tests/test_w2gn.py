@@ -6,10 +6,11 @@ import torch
 
 from src.distributions import NormalSampler, StandardNormalSampler
 from src.gaussian import random_gaussian_problem
+from src.fast import dense as fast_dense
 from src.icnn import DenseICNN, init_normal_
 from src.metrics import l2_uvp
-from src.w2gn import (NonFiniteLossError, W2GNConfig, W2GNTrainer, load_checkpoint, pretrain_identity,
-                      save_checkpoint, train, w2gn_losses)
+from src.w2gn import (W2GN, NonFiniteLossError, W2GNConfig, W2GNTrainer, get_trainer, load_checkpoint,
+                      pretrain_identity, save_checkpoint, train, w2gn_losses)
 
 
 def tiny_pair(dim=3, seed=0):
@@ -116,7 +117,7 @@ def test_train_continues_and_checkpoint_roundtrip(tmp_path):
     assert h1["iteration"] == [1, 10, 20]
     h2 = train(D, Dc, X, Y, cfg)
     assert h2["iteration"] == [1, 10, 20, 30, 40]
-    trainer = D.__dict__["_w2gn_trainer"]
+    trainer = get_trainer(D, Dc, cfg)
     assert trainer.iteration == 40 and trainer.opt.state  # optimizer state kept
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, trainer, note="test")
@@ -242,7 +243,7 @@ def test_trainer_step_equals_hand_written_step():
 def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
     """The trainer's direct call of the fused Adam kernel makes exactly ``opt.step()``'s update;
     optimisers it cannot mirror (AMSGrad, step hooks) go through ``opt.step()`` itself."""
-    from src.w2gn import _fused_adam_step
+    from src.fast.adam import step as _fused_adam_step
 
     def run(direct, amsgrad=False, hook=False):
         torch.manual_seed(0)
@@ -281,18 +282,18 @@ def test_direct_fused_adam_step_is_adam_step_and_steps_aside_when_it_must():
 
 
 def composite_losses(D, Dc, X, Y, lam, cycle, l1):
-    """The objective from per-pass ``_value_and_push`` calls with ordinary autograd between them,
+    """The objective from per-pass ``src.fast.dense.value_and_push`` calls with ordinary autograd between them,
     drawing the dropout masks in the order the one-node objective draws them."""
-    Y_inv = Dc._value_and_push(Y, need_value=False)[1]
+    Y_inv = fast_dense.value_and_push(Dc, Y, need_value=False)[1]
     if cycle == "inverse":
-        psi_x = D._value_and_push(X, need_push=False)[0]
-        psi_y, Y_cyc = D._value_and_push(Y_inv, value_input_grad=False)
+        psi_x = fast_dense.value_and_push(D, X, need_push=False)[0]
+        psi_y, Y_cyc = fast_dense.value_and_push(D, Y_inv, value_input_grad=False)
         reg = ((Y_cyc - Y) ** 2).mean()
     else:
         n = X.shape[0]
-        value, push = D._value_and_push(torch.cat([X, Y_inv]), value_input_grad=False, const_rows=n)
+        value, push = fast_dense.value_and_push(D, torch.cat([X, Y_inv]), value_input_grad=False, const_rows=n)
         psi_x, psi_y = value[:n], value[n:]
-        X_cyc = Dc._value_and_push(push[:n], need_value=False)[1]
+        X_cyc = fast_dense.value_and_push(Dc, push[:n], need_value=False)[1]
         reg = ((push[n:] - Y) ** 2).mean() + ((X_cyc - X) ** 2).mean()
         reg = reg / 2 if cycle == "both_mean" else reg
     corr = psi_x.mean() + (Y_inv.detach() * Y).sum(1).mean() - psi_y.mean()
@@ -323,3 +324,53 @@ def test_one_node_objective_with_dropout_equals_composite(cycle, dropout):
         for a, b in zip(torch.autograd.grad(fast, params), torch.autograd.grad(slow, params)):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert dropped > 0  # the masks did drop units
+
+
+def test_w2gn_object_fits_pushes_and_round_trips_its_state():
+    """W2GN(D, D_conj, config).fit(X, Y) returns the object (as the baselines' solvers do); push /
+    push_inverse are the two maps; a second fit continues; state_dict loads into a fresh object."""
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    cfg = W2GNConfig(batch_size=64, iterations=10, log_every=5, progress=False)
+    model = W2GN(D, Dc, cfg)
+    assert model.fit(X, Y) is model and model.iteration == 10 and model.history["iteration"] == [1, 5, 10]
+    model.fit(X, Y, iterations=5)
+    assert model.iteration == 15
+    x = torch.randn(7, 2)
+    torch.testing.assert_close(model.push(x), D.push(x))
+    torch.testing.assert_close(model.push_inverse(x), Dc.push(x))
+    D2, Dc2 = make_nets(2, seed=5)
+    other = W2GN(D2, Dc2, cfg)
+    other.load_state_dict(model.state_dict())
+    assert other.iteration == 15 and other.history == model.history
+    torch.testing.assert_close(other.push(x), model.push(x))
+    assert isinstance(W2GNTrainer(D, Dc, cfg).fit(X, Y, iterations=1), dict)  # the older interface
+
+
+def test_train_keeps_no_state_on_the_nets_and_lets_them_go():
+    """train() keeps its run beside the pair, not in the nets' attributes, and not past their life."""
+    import gc
+    import weakref
+
+    import src.w2gn as w2gn
+
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    before = set(D.__dict__)
+    cfg = W2GNConfig(batch_size=32, iterations=2, log_every=1, progress=False)
+    train(D, Dc, X, Y, cfg)
+    assert set(D.__dict__) == before
+    assert get_trainer(D, Dc, cfg).iteration == 2
+    assert train(D, Dc, X, Y, cfg)["iteration"] == [1, 2, 3, 4]  # continues
+    _, Dc_new = make_nets(2)
+    assert get_trainer(D, Dc_new, cfg).iteration == 0  # another pair: another run
+    ref = weakref.ref(D)
+    del D, Dc, Dc_new
+    gc.collect()
+    assert ref() is None and all(k is not None for k in w2gn._RUNS.keys())
+
+
+def test_config_from_dict_ignores_the_removed_compile_option():
+    """Checkpoints written while W2GNConfig had a ``compile`` field still load."""
+    d = W2GNConfig(iterations=3).to_dict()
+    assert W2GNConfig.from_dict({**d, "compile": False}) == W2GNConfig(iterations=3)

@@ -1,10 +1,14 @@
-"""The hand-written backward pass of DenseICNN (value_and_push / push) and the speed benchmark's
-reference pattern agree with plain autograd."""
+"""src.fast: the fast path computes what the readable one does — DenseICNN's value and push
+(hand-written backward pass) and the W2GN objective of two DenseICNNs — and the speed
+benchmark's reference pattern agrees with plain autograd."""
 import pytest
 import torch
 
 from conftest import load_script
+from src import fast
+from src.fast import dense as fast_dense
 from src.icnn import DenseICNN, init_normal_
+from src.w2gn import CYCLE_VARIANTS, w2gn_losses
 
 
 def net_of(hidden, rank, activation, dropout=0.0, sc=1e-2, dim=3, scale=1.0):
@@ -32,7 +36,7 @@ def test_hand_written_backward_equals_autograd(activation, hidden, rank, value_i
     def loss_of(v, p):
         return (v * a).sum() + ((p * b).sum() + (p ** 2).sum() if need_push else 0.0)
 
-    v, p = net._value_and_push(x, value_input_grad=value_input_grad, need_push=need_push)
+    v, p = fast_dense.value_and_push(net, x, value_input_grad=value_input_grad, need_push=need_push)
     assert (p is None) == (not need_push)
     # reference: the closed-form push with ordinary autograd ops; value at x or at x.detach()
     v_ref, p_ref = net._run(x, need_grad=True)
@@ -121,7 +125,7 @@ def test_benchmark_script_runs_end_to_end(tmp_path):
     ours timed both with src.gemm's default and on torch.mm when oneDNN is in use."""
     import json
 
-    from src import gemm
+    from src.fast import gemm
 
     bench = load_script("benchmarks/step_speed.py")
     out = tmp_path / "speed.json"
@@ -138,69 +142,6 @@ def test_benchmark_script_runs_end_to_end(tmp_path):
     if gemm.cpu_matmul() == "onednn":
         assert row["ours_torch_mm_ms"] > 0 and record["matmul_peak_gflops"]["onednn"] > 0
     assert gemm._state["requested"] == "auto"  # the benchmark's switching left the default in place
-
-
-def test_compile_option_falls_back_to_eager_with_one_warning(monkeypatch):
-    """W2GNConfig(compile=True) when compilation fails: one RuntimeWarning, then the eager
-    kernels, with the same loss and weights as a run without the option."""
-    import copy
-
-    import src.icnn as icnn
-    from src.w2gn import W2GNConfig, W2GNTrainer
-
-    def broken_compile(fn, **kwargs):
-        def run(*args):
-            raise RuntimeError("no compiler here (test)")
-        return run
-
-    monkeypatch.setattr(icnn, "_COMPILED", {})
-    monkeypatch.setattr(icnn, "_COMPILE_FAILED", [])
-    monkeypatch.setattr(torch, "compile", broken_compile)
-    torch.manual_seed(0)
-    D = net_of([8, 8], 2, "celu", dropout=0.1, dim=2)
-    Dc = net_of([8, 8], 2, "celu", dropout=0.1, dim=2, scale=0.5)
-    nets = [copy.deepcopy(n) for n in (D, Dc)]
-    X, Y = torch.randn(16, 2, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
-    cfg = dict(batch_size=16, cycle="both_sum", l1=1e-6, progress=False)
-    eager = W2GNTrainer(D, Dc, W2GNConfig(**cfg))
-    comp = W2GNTrainer(*nets, W2GNConfig(**cfg, compile=True))
-    torch.manual_seed(1)
-    l_eager = [eager.step(X, Y)["loss"].item() for _ in range(3)]
-    torch.manual_seed(1)
-    with pytest.warns(RuntimeWarning, match="torch.compile failed") as record:
-        l_comp = [comp.step(X, Y)["loss"].item() for _ in range(3)]
-    assert len([w for w in record if "torch.compile" in str(w.message)]) == 1
-    assert nets[0].compile and not D.__dict__.get("compile", False)
-    assert l_comp == l_eager
-    for a, b in zip([*D.parameters(), *Dc.parameters()], [*nets[0].parameters(), *nets[1].parameters()]):
-        assert torch.equal(a, b)
-
-
-def test_compiled_kernels_give_the_eager_loss_and_gradients(monkeypatch):
-    """W2GNConfig(compile=True) really compiled (gcc here; ~15 s): the same loss and gradients as
-    the eager kernels. (Regression: inductor fused a product followed by ``add_(…, alpha=sc)`` into
-    an addmm without alpha — ψ and the input gradient were wrong by ~‖x‖² with compile on.)"""
-    import src.icnn as icnn
-    from src.w2gn import w2gn_losses
-
-    monkeypatch.setattr(icnn, "_COMPILED", {})
-    monkeypatch.setattr(icnn, "_COMPILE_FAILED", [])
-    torch.manual_seed(0)
-    D, C = (init_normal_(DenseICNN(3, [6, 5], rank=2, dropout=0.0, strong_convexity=0.5), 0.3) for _ in range(2))
-    X, Y = torch.randn(16, 3), torch.randn(16, 3)
-    params = [*D.parameters(), *C.parameters()]
-    out = {}
-    for compiled in (False, True):
-        for net in (D, C):
-            net.__dict__["compile"] = compiled
-        loss = w2gn_losses(D, C, X, Y, 2.0, "both_sum", 1e-4)["loss"]
-        out[compiled] = (loss, torch.autograd.grad(loss, params))
-    if icnn._COMPILE_FAILED:
-        pytest.skip(f"torch.compile unavailable on this machine: {icnn._COMPILE_FAILED[0]!r}")
-    assert icnn._COMPILED  # the compiled kernels ran
-    torch.testing.assert_close(out[True][0], out[False][0])
-    for a, b in zip(out[True][1], out[False][1]):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_nets_stay_deep_copyable_after_training_steps():
@@ -227,7 +168,7 @@ def test_const_rows_skip_only_the_input_gradient_of_those_rows():
     b = torch.randn(10, 3, dtype=torch.float64)
     grads = []
     for const_rows in (0, 4):
-        v, p = net._value_and_push(x, value_input_grad=False, const_rows=const_rows)
+        v, p = fast_dense.value_and_push(net, x, value_input_grad=False, const_rows=const_rows)
         grads.append(grads_of((v ** 2).sum() + (p * b).sum(), [x, *net.parameters()]))
     full, part = grads
     torch.testing.assert_close(part[0][4:], full[0][4:])
@@ -244,13 +185,66 @@ def test_push_only_pass_equals_the_full_pass(activation):
     net = net_of([9, 7, 5], 2, activation)
     x = torch.randn(11, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(11, 3, dtype=torch.float64)
-    v, p = net._value_and_push(x, need_value=False)
+    v, p = fast_dense.value_and_push(net, x, need_value=False)
     assert v is None
-    p_ref = net._value_and_push(x)[1]
+    p_ref = fast_dense.value_and_push(net, x)[1]
     torch.testing.assert_close(p, p_ref)
     params = [*net.parameters(), x]
     for g, g_ref in zip(grads_of((p * b).sum() + (p ** 2).sum(), params),
                         grads_of((p_ref * b).sum() + (p_ref ** 2).sum(), params)):
         torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="nothing to compute"):
-        net._value_and_push(x, need_push=False, need_value=False)
+        fast_dense.value_and_push(net, x, need_push=False, need_value=False)
+
+
+def _objective_and_grads(D, C, X, Y, cycle, l1):
+    out = w2gn_losses(D, C, X, Y, 3.0, cycle, l1)
+    params = [*D.parameters(), *C.parameters()]
+    return out, torch.autograd.grad(out["loss"], params)
+
+
+@pytest.mark.parametrize("cycle", CYCLE_VARIANTS)
+@pytest.mark.parametrize("l1", [0.0, 1e-3])
+def test_fast_objective_equals_the_readable_one(cycle, l1):
+    """The fused objective (src.fast.objective, on by default) and w2gn_losses' readable
+    definition (with src.fast disabled: plain autograd through DenseICNN._run) give the same loss,
+    logged terms and parameter gradients, float64, for every cycle variant, with and without L1."""
+    torch.manual_seed(0)
+    D, C = net_of([10, 8, 6], 2, "celu", dim=4, scale=0.5), net_of([9, 7], 1, "softplus", dim=4, scale=0.5)
+    X, Y = torch.randn(12, 4, dtype=torch.float64), torch.randn(10, 4, dtype=torch.float64)
+    assert fast.enabled()
+    out, grads = _objective_and_grads(D, C, X, Y, cycle, l1)
+    with fast.disabled():
+        assert not fast.enabled()
+        ref, ref_grads = _objective_and_grads(D, C, X, Y, cycle, l1)
+    assert fast.enabled()
+    assert set(out) == set(ref)
+    for k in ref:
+        torch.testing.assert_close(out[k], ref[k].detach(), rtol=1e-12, atol=1e-12)
+    for g, h in zip(grads, ref_grads):
+        torch.testing.assert_close(g, h, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["celu", "softplus"])
+def test_fast_value_and_push_equal_the_readable_ones(activation):
+    """DenseICNN.value_and_push / push on the fast path and on the readable one (src.fast
+    disabled): the same ψ, ∇ψ and gradients (weights and input), float64."""
+    torch.manual_seed(2)
+    net = net_of([12, 9, 7], 2, activation)
+    x = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    a, b = torch.randn(8, 1, dtype=torch.float64), torch.randn(8, 3, dtype=torch.float64)
+    params = [*net.parameters(), x]
+    results = []
+    for on in (True, False):
+        fast.set_enabled(on)
+        try:
+            v, p = net.value_and_push(x)
+            torch.testing.assert_close(net.push(x), p)
+            results.append((v, p, grads_of((v * a).sum() + (p * b).sum() + (p ** 2).sum(), params)))
+        finally:
+            fast.set_enabled(True)
+    (v, p, g), (v_ref, p_ref, g_ref) = results
+    torch.testing.assert_close(v, v_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(p, p_ref, rtol=1e-12, atol=1e-12)
+    for u, w in zip(g, g_ref):
+        torch.testing.assert_close(u, w, rtol=1e-10, atol=1e-12)

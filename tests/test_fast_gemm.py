@@ -1,10 +1,10 @@
-"""src.gemm: the kernels' matrix products on oneDNN or torch.mm give torch.mm's results."""
+"""src.fast.gemm: the kernels' matrix products on oneDNN or torch.mm give torch.mm's results."""
 import warnings
 
 import pytest
 import torch
 
-from src import gemm
+from src.fast import gemm
 from src.icnn import DenseICNN, init_normal_
 from src.w2gn import w2gn_losses
 
