@@ -236,9 +236,13 @@ def test_train_autoencoder_refuses_data_smaller_than_a_batch(tmp_path):
 
 # ------------------------------------------------------------------------ reference settings
 def test_presets_carry_the_reference_settings():
-    from src.configs import (AEConfig, DomainAdaptationConfig, GaussiansConfig, LatentOTConfig,
-                             StyleTransferConfig, ToyConfig, get_config)
-    from src.latent_ot import w2gn_config
+    from src.configs import get_config
+    from src.experiments.autoencoder import AEConfig
+    from src.experiments.domain_adaptation import DomainAdaptationConfig
+    from src.experiments.gaussians import GaussiansConfig
+    from src.experiments.latent_ot import LatentOTConfig, w2gn_config
+    from src.experiments.style_transfer import StyleTransferConfig
+    from src.experiments.toy import ToyConfig
 
     for profile in ("paper", "cpu"):
         lat = get_config(LatentOTConfig, profile)

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from src.configs import ToyConfig, get_config
+from src.configs import get_config
 from src.distributions import StandardNormalSampler
-from src.toy import EnergyTracker, make_toy_target, mode_coverage, share_histogram
+from src.experiments.toy import ToyConfig, EnergyTracker, make_toy_target, mode_coverage, share_histogram
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """The Gaussian experiment's helpers: exact scoring against the closed form, and a seeded short
-W2GN run that reaches a stated L2-UVP (src.experiments_gaussian, src.configs.GaussiansConfig)."""
+W2GN run that reaches a stated L2-UVP (src.experiments.gaussians)."""
 import numpy as np
 import pytest
 import torch
 
-from src.configs import GaussiansConfig, get_config
-from src.experiments_gaussian import GaussianMapEvaluator, gaussian_hidden_sizes, run_gaussian_dim
+from src.configs import get_config
+from src.experiments.gaussians import GaussiansConfig, GaussianMapEvaluator, gaussian_hidden_sizes, run_gaussian_dim
 from src.gaussian import random_gaussian_problem
 
 

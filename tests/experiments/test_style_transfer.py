@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from src.configs import StyleTransferConfig, get_config
+from src.configs import get_config
+from src.experiments.style_transfer import StyleTransferConfig
 from src.datasets import (
     MissingDataError, UniformImageSampler, cyclegan_domains, cyclegan_samplers, offline_photo_domains,
 )
