@@ -22,7 +22,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
-__all__ = ["PROFILES", "resolve_profile", "get_config", "ExperimentConfig"]
+from .w2gn import W2GNConfig
+
+__all__ = ["PROFILES", "resolve_profile", "get_config", "apply_overrides", "ExperimentConfig", "ICNNSpec",
+           "PretrainSpec", "W2GNConfig"]
 
 PROFILES = ("paper", "cpu", "smoke")
 
@@ -34,6 +37,84 @@ def resolve_profile(profile: str | None = None) -> str:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r} (W2GN_PROFILE); choose one of {PROFILES}")
     return name
+
+
+@dataclass
+class ICNNSpec:
+    """Architecture and initialisation of the two dense potentials ψ_θ and ψ_ω (alike).
+
+    Attributes:
+        hidden: widths of the hidden layers (``()`` where the experiment derives them from D).
+        rank: rank of the quadratic terms of the input layers.
+        activation: ``"celu"`` or ``"softplus"``.
+        dropout: dropout probability after every layer (training only).
+        strong_convexity: weight of the ½‖x‖² term added to ψ.
+        init_scale: every weight is drawn N(0, 1)·``init_scale``.
+    """
+
+    hidden: tuple = ()
+    rank: int = 1
+    activation: str = "celu"
+    dropout: float = 0.0
+    strong_convexity: float = 1e-6
+    init_scale: float = 0.1
+
+    def dense(self, in_dim: int, hidden=None):
+        """A :class:`src.icnn.DenseICNN` on ``in_dim`` inputs with ``hidden`` (default ``self.hidden``)."""
+        from .icnn import DenseICNN
+
+        return DenseICNN(in_dim, list(self.hidden if hidden is None else hidden), rank=self.rank,
+                         activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity)
+
+
+@dataclass
+class PretrainSpec:
+    """Identity pretraining of ψ_θ (:func:`src.w2gn.pretrain_identity`): ∇ψ(x) ≈ x on
+    ``blow``·(samples of the pretraining sampler), stopped early once the loss is below ``tol``.
+
+    Attributes: as the arguments of :func:`src.w2gn.pretrain_identity` of the same names.
+    """
+
+    iterations: int = 10_000
+    lr: float = 1e-3
+    betas: tuple = (0.8, 0.9)
+    blow: float = 3.0
+    tol: float = 3e-5
+    batch_size: int = 256
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    optimizer: str = "adam"
+    reduction: str = "sum"
+
+    def kwargs(self, progress: bool = True) -> dict:
+        """Keyword arguments of :func:`src.w2gn.pretrain_identity`."""
+        return dict(asdict(self), progress=progress)
+
+
+def _nested_changes(changes: dict) -> dict:
+    """``{"a.b": v}`` and ``{"a__b": v}`` as ``{"a": {"b": v}}`` (other keys unchanged)."""
+    out: dict = {}
+    for key, value in changes.items():
+        *path, leaf = key.replace("__", ".").split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{key!r}: {part!r} is given both as a value and as a section")
+        node[leaf] = value
+    return out
+
+
+def _replace_nested(obj, changes: dict):
+    """``obj`` (a dataclass) with ``changes`` applied; a dict on a dataclass field changes its fields."""
+    plain = {}
+    for key, value in changes.items():
+        if key not in obj.__dataclass_fields__:
+            raise TypeError(f"{type(obj).__name__} has no field {key!r}; fields: {', '.join(obj.__dataclass_fields__)}")
+        current = getattr(obj, key)
+        plain[key] = _replace_nested(current, value) if isinstance(value, dict) and hasattr(
+            current, "__dataclass_fields__") else value
+    return replace(obj, **plain)
 
 
 @dataclass
@@ -70,7 +151,15 @@ class ExperimentConfig:
         return asdict(self)
 
     def replace(self, **changes):
-        return replace(self, **changes)
+        """A copy with ``changes``; nested fields by ``section__field`` (``pretrain__iterations=5``)."""
+        return _replace_nested(self, _nested_changes(changes))
+
+    def w2gn_config(self, name: str | None = None, **changes) -> W2GNConfig:
+        """The :class:`src.w2gn.W2GNConfig` of a training run: the field ``w2gn`` with this
+        experiment's ``seed``, the checkpoint file of run ``name`` (see :meth:`checkpoint`) and
+        ``changes`` (e.g. the iterations or λ of one dimension)."""
+        ckpt = self.checkpoint(name) if name is not None else None
+        return replace(self.w2gn, **{"seed": self.seed, "checkpoint_path": ckpt, **changes})
 
 
 #: default folder of the ``paper`` profile's checkpoints (inside the repository, git-ignored)
@@ -83,14 +172,15 @@ def get_config(cls, profile: str | None = None, **overrides):
 
     The ``paper`` profile checkpoints its long runs into env ``W2GN_CHECKPOINT_DIR`` or
     ``models/checkpoints`` (any profile does when ``W2GN_CHECKPOINT_DIR`` is set); override
-    with ``checkpoint_dir=...`` (``None``: no checkpoints). Env ``W2GN_OVERRIDES`` (a JSON object)
+    with ``checkpoint_dir=...`` (``None``: no checkpoints); nested fields as ``pretrain__iterations=5``.
+    Env ``W2GN_OVERRIDES`` (a JSON object)
     changes fields first (see :func:`apply_overrides`)."""
     cfg = apply_overrides(cls.preset(profile))
     if "checkpoint_dir" not in overrides and cfg.checkpoint_dir is None:
         env = os.environ.get("W2GN_CHECKPOINT_DIR")
         if env or cfg.profile == "paper":
             overrides["checkpoint_dir"] = os.path.expanduser(env) if env else DEFAULT_CHECKPOINT_DIR
-    return replace(cfg, **overrides) if overrides else cfg
+    return cfg.replace(**overrides) if overrides else cfg
 
 
 # ---- overrides from env W2GN_OVERRIDES (shrinking a profile, e.g. for tests) ----
@@ -162,12 +252,30 @@ def _apply_fields(cfg, changes: dict, prefix: str = ""):
     return replace(cfg, **{k: _override_value(cfg, k, v) for k, v in changes.items()})
 
 
+def _leaf_paths(obj, changes: dict, prefix: str = "") -> list:
+    """Dotted paths of the fields ``changes`` sets in ``obj`` (into nested sections only)."""
+    out = []
+    for key, value in changes.items():
+        current = getattr(obj, key)
+        nested = isinstance(value, dict) and hasattr(current, "__dataclass_fields__")
+        out += _leaf_paths(current, value, f"{prefix}{key}.") if nested else [(prefix + key)]
+    return out
+
+
+def _get(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def apply_overrides(cfg, overrides: str | dict | None = None):
     """``cfg`` with fields replaced from env ``W2GN_OVERRIDES`` (or ``overrides``): a JSON object
-    ``{"field": value, ...}``, e.g. ``'{"iterations": 200, "dims": [2, 8]}'`` (lists become
-    tuples, integer object keys ints). Keys that are config class names hold overrides for that
-    class only (``{"AEConfig": {"iterations": 2}, "LatentOTConfig": {"iterations": 3}}``); the
-    other keys apply to every config. Prints what it changed. ``profile`` cannot be overridden.
+    ``{"field": value, ...}``, e.g. ``'{"w2gn.iterations": 200, "dims": [2, 8]}'`` (lists become
+    tuples, integer object keys ints). A field of a nested section (``icnn``, ``pretrain``,
+    ``w2gn``) is named by a dotted path, ``"pretrain.iterations"``, or given as an object,
+    ``{"pretrain": {"iterations": 5, "tol": 0}}``. Keys that are config class names hold overrides
+    for that class only (``{"AEConfig": {"iterations": 2}, "LatentOTConfig": {"w2gn.iterations": 3}}``);
+    the other keys apply to every config. Prints what it changed. ``profile`` cannot be overridden.
 
     Raises:
         ValueError: not a JSON object, an unknown field (the message lists the valid ones), or a
@@ -191,8 +299,9 @@ def apply_overrides(cfg, overrides: str | dict | None = None):
     changes.update(section)
     if not changes:
         return cfg
+    changes = _nested_changes(changes)
     new = _apply_fields(cfg, changes)
-    shown = ", ".join(f"{k} {getattr(cfg, k)!r} -> {getattr(new, k)!r}" for k in changes)
+    shown = ", ".join(f"{path} {_get(cfg, path)!r} -> {_get(new, path)!r}" for path in _leaf_paths(cfg, changes))
     print(f"{OVERRIDES_ENV} ({type(cfg).__name__}, profile {cfg.profile}): {shown}")
     return new
 

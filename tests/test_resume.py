@@ -194,7 +194,8 @@ def test_paper_profile_checkpoints_and_glue_resumes(tmp_path, monkeypatch):
     assert get_config(ToyConfig, "paper").checkpoint_dir is not None
     assert get_config(ToyConfig, "smoke").checkpoint_dir is None and get_config(ToyConfig, "smoke").checkpoint("x") is None
     monkeypatch.setenv("W2GN_CHECKPOINT_DIR", str(tmp_path / "ck"))
-    cfg = get_config(GaussiansConfig, "smoke", iterations=40, pretrain_iterations=30, eval_every=20, progress=False)
+    cfg = get_config(GaussiansConfig, "smoke", w2gn__iterations=40, pretrain__iterations=30, eval_every=20,
+                     w2gn__progress=False)
     assert cfg.checkpoint_dir == str(tmp_path / "ck")
     first = run_gaussian_dim(2, cfg)
     files = sorted(p.name for p in (tmp_path / "ck").iterdir())

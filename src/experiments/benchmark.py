@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 import torch
 
 from ..benchmark import Mix3ToMix10
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import StandardNormalSampler
-from ..icnn import DenseICNN
-from ..w2gn import W2GNConfig, train
+from ..w2gn import train
 from .common import make_pair
 
 __all__ = ["BenchmarkConfig", "make_benchmark_nets", "train_w2gn_on_benchmark"]
@@ -32,28 +31,20 @@ class BenchmarkConfig(ExperimentConfig):
 
     dims: tuple = (2, 4, 8, 16, 32, 64, 128)
     root: str | None = None
-    batch_size: int = 1024
-    lr: float = 1e-3
-    betas: tuple = (0.9, 0.999)
-    conj_betas: tuple = (0.9, 0.999)
+    icnn: ICNNSpec = field(default_factory=lambda: ICNNSpec(   # widths from D, see make_benchmark_nets
+        rank=1, dropout=0.0, strong_convexity=1e-4, init_scale=0.1))
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=10_000, lr=1e-3, blow=3.0, tol=1e-3, batch_size=1024))
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(   # λ and log_every: set per dimension
+        batch_size=1024, lr=1e-3, betas=(0.9, 0.999), conj_betas=(0.9, 0.999), cycle="both_sum",
+        iterations=250_000))
     lambda_per_dim: float = 1.0          # λ = lambda_per_dim · D
-    cycle: str = "both_sum"
-    iterations: int = 250_000
     iterations_by_dim: dict = field(default_factory=dict)
-    strong_convexity: float = 1e-4
-    dropout: float = 0.0
-    init_scale: float = 0.1
-    pretrain_iterations: int = 10000
-    pretrain_lr: float = 1e-3
-    pretrain_blow: float = 3.0
-    pretrain_tol: float = 1e-3
-    pretrain_batch_size: int = 1024
     eval_every: int = 5000
     estimate_size: int = 2 ** 16
-    progress: bool = True
 
     def iterations_for(self, dim: int) -> int:
-        return int(self.iterations_by_dim.get(dim, self.iterations))
+        return int(self.iterations_by_dim.get(dim, self.w2gn.iterations))
 
     @classmethod
     def paper(cls):
@@ -61,28 +52,27 @@ class BenchmarkConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=2000, pretrain_iterations=1000,
-                   eval_every=250, progress=False)
+        return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=2000,
+                             w2gn__progress=False, pretrain__iterations=1000, eval_every=250)
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", dims=(2,), iterations=100, eval_every=50, pretrain_iterations=200,
-                   batch_size=256, pretrain_batch_size=256, estimate_size=2 ** 12, progress=False)
-
+        return cls().replace(profile="smoke", dims=(2,), w2gn__iterations=100, w2gn__batch_size=256,
+                             w2gn__progress=False, pretrain__iterations=200, pretrain__batch_size=256,
+                             eval_every=50, estimate_size=2 ** 12)
 
 def make_benchmark_nets(dim: int, cfg, device=None):
     """ψ_θ (``D``) and ψ_ω (``D_conj``) with the benchmark's protocol: DenseICNN(D,
-    [max(2D, 64), max(2D, 64), max(D, 32)], rank 1), init N(0, 1)·``cfg.init_scale``, ψ_θ
-    pretrained to the identity on ``cfg.pretrain_blow``·N(0, I), ψ_ω a copy of it.
+    [max(2D, 64), max(2D, 64), max(D, 32)], rank 1), init N(0, 1)·``cfg.icnn.init_scale``, ψ_θ
+    pretrained to the identity on ``cfg.pretrain.blow``·N(0, I), ψ_ω a copy of it.
 
     Args:
         cfg: a :class:`BenchmarkConfig`.
     """
-    return make_pair(net, cfg.init_scale, cfg.seed * 100_003 + dim,
-                     StandardNormalSampler(dim, device=device, seed=cfg.seed + 7),
-                     dict(iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                          tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress),
-                     device, cfg.checkpoint(f"d{dim}_pretrain"))
+    hidden = [max(2 * dim, 64), max(2 * dim, 64), max(dim, 32)]
+    return make_pair(lambda: cfg.icnn.dense(dim, hidden), cfg.icnn.init_scale, cfg.seed * 100_003 + dim,
+                     StandardNormalSampler(dim, device=device, seed=cfg.seed + 7), cfg.pretrain, device,
+                     cfg.checkpoint(f"d{dim}_pretrain"), cfg.w2gn.progress)
 
 
 def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
@@ -99,10 +89,8 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
     torch.manual_seed(cfg.seed)
     D, D_conj, pre = make_benchmark_nets(bench.dim, cfg, device)
     n_iter = cfg.iterations_for(bench.dim)
-    w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
-                       lambda_cycle=float(cfg.lambda_per_dim * bench.dim), cycle=cfg.cycle, iterations=n_iter,
-                       log_every=min(cfg.eval_every, max(n_iter, 1)), seed=cfg.seed, progress=cfg.progress,
-                       checkpoint_path=cfg.checkpoint(f"d{bench.dim}_{n_iter}"))
+    w2cfg = cfg.w2gn_config(f"d{bench.dim}_{n_iter}", lambda_cycle=float(cfg.lambda_per_dim * bench.dim),
+                            iterations=n_iter, log_every=min(cfg.eval_every, max(n_iter, 1)))
     curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
 
     def record(iteration, D_, D_conj_):

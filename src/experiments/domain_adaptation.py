@@ -2,13 +2,11 @@
 potentials on the 84-d LeNet features."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..classifiers import FEATURE_DIM
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import StandardNormalSampler
-from ..icnn import DenseICNN
-from ..w2gn import W2GNConfig
 from .common import make_pair
 
 __all__ = ["DomainAdaptationConfig", "make_da_pair"]
@@ -48,44 +46,15 @@ class DomainAdaptationConfig(ExperimentConfig):
     emd_target_size: int = 10000            # target test features given to POT's EMDTransport
     emd_max_iter: int = 10_000_000
     eval_every: int = 500                   # 1-NN accuracy of the mapped features during training
-    # W2GN
-    hidden_layer_sizes: tuple = (128, 128, 128)
-    dropout: float = 1e-3
-    strong_convexity: float = 1e-3
-    init_scale: float = 0.2
-    pretrain_iterations: int = 20000
-    pretrain_blow: float = 4.0
-    pretrain_tol: float = 0.2
-    pretrain_lr: float = 1e-4
-    pretrain_betas: tuple = (0.8, 0.99)
-    pretrain_batch_size: int = 128
-    batch_size: int = 128
-    lambda_cycle: float = 1000.0
-    cycle: str = "both_mean"
-    lr: float = 1e-4
-    betas: tuple = (0.8, 0.99)
-    conj_betas: tuple = (0.8, 0.99)
-    l1: float = 1e-7                        # L1 penalty on all weights of both nets
-    iterations: int = 10000
-    log_every: int = 100
+    # W2GN (``progress`` also shows the pretraining's and the LeNet's progress bars)
+    icnn: ICNNSpec = field(default_factory=lambda: ICNNSpec(
+        hidden=(128, 128, 128), rank=1, dropout=1e-3, strong_convexity=1e-3, init_scale=0.2))
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=20_000, blow=4.0, tol=0.2, lr=1e-4, betas=(0.8, 0.99), batch_size=128))
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(   # l1: on all weights of both nets
+        batch_size=128, lambda_cycle=1000.0, cycle="both_mean", lr=1e-4, betas=(0.8, 0.99), conj_betas=(0.8, 0.99),
+        l1=1e-7, iterations=10_000, log_every=100))
     progress: bool = True
-
-    def w2gn_config(self):
-        """The :class:`src.w2gn.W2GNConfig` of the W2GN run."""
-        return W2GNConfig(batch_size=self.batch_size, lr=self.lr, betas=self.betas, conj_betas=self.conj_betas,
-                          lambda_cycle=self.lambda_cycle, cycle=self.cycle, l1=self.l1, iterations=self.iterations,
-                          log_every=self.log_every, seed=self.seed, progress=self.progress)
-
-    def pretrain_kwargs(self) -> dict:
-        """Keyword arguments of :func:`src.w2gn.pretrain_identity` for ψ_θ (on N(0, I₈₄) samples)."""
-        return dict(iterations=self.pretrain_iterations, lr=self.pretrain_lr, betas=self.pretrain_betas,
-                    blow=self.pretrain_blow, tol=self.pretrain_tol, batch_size=self.pretrain_batch_size,
-                    progress=self.progress)
-
-    def icnn_kwargs(self) -> dict:
-        """Constructor arguments of both DenseICNNs (input: the 84-d LeNet features)."""
-        return dict(in_dim=FEATURE_DIM, hidden_layer_sizes=list(self.hidden_layer_sizes), dropout=self.dropout,
-                    strong_convexity=self.strong_convexity)
 
     @classmethod
     def paper(cls):
@@ -95,23 +64,25 @@ class DomainAdaptationConfig(ExperimentConfig):
     def cpu(cls):
         # identity pretraining as the paper (≤ 20k steps, stop at 0.2): measured on 2 CPU cores it stops
         # after 3,482 steps (19 s); the former 1,500 steps at lr 1e-3 ended at loss 0.78
-        return cls(profile="cpu", data="offline", download=False, lenet_epochs=2, knn_target_size=10000,
-                   emd_target_size=5000, iterations=3000, eval_every=250, log_every=50)
+        return cls().replace(profile="cpu", data="offline", download=False, lenet_epochs=2, knn_target_size=10000,
+                             emd_target_size=5000, w2gn__iterations=3000, w2gn__log_every=50, eval_every=250)
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", data="offline", download=False, target_train_size=2000,
-                   target_test_size=500, lenet_epochs=1, knn_target_size=2000, emd_target_size=500,
-                   pretrain_iterations=30, iterations=40, eval_every=20, log_every=10, progress=False)
+        return cls().replace(profile="smoke", data="offline", download=False, target_train_size=2000,
+                             target_test_size=500, lenet_epochs=1, knn_target_size=2000, emd_target_size=500,
+                             pretrain__iterations=30, w2gn__iterations=40, w2gn__log_every=10, eval_every=20,
+                             progress=False)
 
 
 def make_da_pair(cfg: DomainAdaptationConfig, device=None):
-    """ψ_θ (``D``) initialised N(0, 1)·``cfg.init_scale`` and pretrained to the identity on
-    ``cfg.pretrain_blow``·N(0, I₈₄), ψ_ω (``D_conj``) a copy of it.
+    """ψ_θ (``D``) ``cfg.icnn.dense(84)`` initialised N(0, 1)·``cfg.icnn.init_scale`` and pretrained to
+    the identity on ``cfg.pretrain.blow``·N(0, I₈₄), ψ_ω (``D_conj``) a copy of it.
 
     Returns:
         ``(D, D_conj, last pretraining loss)``.
     """
-    return make_pair(lambda: DenseICNN(**cfg.icnn_kwargs()), cfg.init_scale, cfg.seed,
-                     StandardNormalSampler(FEATURE_DIM, device=device, seed=cfg.seed + 1), cfg.pretrain_kwargs(),
-                     device, cfg.checkpoint("pretrain"))
+    return make_pair(lambda: cfg.icnn.dense(FEATURE_DIM), cfg.icnn.init_scale, cfg.seed,
+                     StandardNormalSampler(FEATURE_DIM, device=device, seed=cfg.seed + 1), cfg.pretrain, device,
+                     cfg.checkpoint("pretrain"), cfg.progress)
+

@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import NormalSampler, StandardNormalSampler
 from ..gaussian import GaussianProblem, random_gaussian_problem
 from ..icnn import DenseICNN
 from ..metrics import l2_uvp
-from ..w2gn import W2GNConfig, train, w2gn_losses
+from ..w2gn import train, w2gn_losses
 from .common import make_pair
 
-__all__ = ["GaussiansConfig", "PAPER_DIMS", "gaussian_hidden_sizes", "gaussian_icnn", "pretrain_kwargs", "make_gaussian_nets", "GaussianMapEvaluator", "GaussianRunResult",
+__all__ = ["GaussiansConfig", "PAPER_DIMS", "gaussian_hidden_sizes", "make_gaussian_nets", "GaussianMapEvaluator", "GaussianRunResult",
            "run_gaussian_dim", "pca_basis", "PAPER_W2GN_L2_UVP", "PAPER_TABLE"]
 
 PAPER_DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -50,39 +50,29 @@ class GaussiansConfig(ExperimentConfig):
     """High-dimensional Gaussians: P = N(0, Σ_X) → Q = N(0, Σ_Y).
 
     ``problem_seed`` draws the random rotations of Σ_X, Σ_Y (separate from the training
-    ``seed``). λ = min(D, ``lambda_max``). ``iterations_by_dim`` overrides ``iterations`` for
+    ``seed``). λ = min(D, ``lambda_max``). ``iterations_by_dim`` overrides ``w2gn.iterations`` for
     some dimensions (the ``cpu`` profile shortens the largest ones). L1 penalty 1e-10 on all
     weights; identity pretraining stops at loss 3e-5 (``cpu``: at 1e-3, as its committed notebook
-    outputs were made; not re-measured).
+    outputs were made; not re-measured). ``w2gn.progress`` also shows the pretraining's progress bar.
     """
 
     dims: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
     problem_seed: int = 0
-    batch_size: int = 256
-    lr: float = 3e-4
-    betas: tuple = (0.8, 0.99)
-    conj_betas: tuple = (0.4, 0.4)
+    icnn: ICNNSpec = field(default_factory=lambda: ICNNSpec(      # widths: gaussian_hidden_sizes(D)
+        rank=1, dropout=0.0, strong_convexity=5e-2, init_scale=1 / 20))
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=10_000, lr=1e-3, blow=3.0, tol=3e-5, batch_size=256))
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(  # λ and log_every: set per dimension
+        batch_size=256, lr=3e-4, betas=(0.8, 0.99), conj_betas=(0.4, 0.4), cycle="both_sum", l1=1e-10,
+        iterations=5000))
     lambda_max: float = 50.0
-    cycle: str = "both_sum"
-    l1: float = 1e-10
-    iterations: int = 5000
     iterations_by_dim: dict = field(default_factory=dict)
-    rank: int = 1
-    dropout: float = 0.0
-    strong_convexity: float = 5e-2
-    init_scale: float = 1 / 20
-    pretrain_iterations: int = 10000
-    pretrain_lr: float = 1e-3
-    pretrain_blow: float = 3.0
-    pretrain_tol: float = 3e-5
-    pretrain_batch_size: int = 256
     eval_every: int = 250
     n_eval: int = 4096
     scatter_dims: tuple = (2, 64, 4096)
-    progress: bool = True
 
     def iterations_for(self, dim: int) -> int:
-        return int(self.iterations_by_dim.get(dim, self.iterations))
+        return int(self.iterations_by_dim.get(dim, self.w2gn.iterations))
 
     @classmethod
     def paper(cls):
@@ -90,32 +80,18 @@ class GaussiansConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256, 512), iterations=1500,
-                   pretrain_iterations=1000, pretrain_tol=1e-3, eval_every=250, n_eval=4096,
-                   scatter_dims=(2, 64, 256), progress=False)
+        return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256, 512), w2gn__iterations=1500,
+                             w2gn__progress=False, pretrain__iterations=1000, pretrain__tol=1e-3,
+                             scatter_dims=(2, 64, 256))
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", dims=(2, 8), iterations=150, pretrain_iterations=300, eval_every=50,
-                   n_eval=1024, scatter_dims=(8,), progress=False)
-
+        return cls().replace(profile="smoke", dims=(2, 8), w2gn__iterations=150, w2gn__progress=False,
+                             pretrain__iterations=300, eval_every=50, n_eval=1024, scatter_dims=(8,))
 
 def gaussian_hidden_sizes(dim: int) -> list[int]:
     """The paper's widths: [max(128, D), max(128, D), max(64, D)]."""
     return [max(128, dim), max(128, dim), max(64, dim)]
-
-
-def gaussian_icnn(dim: int, cfg) -> DenseICNN:
-    """The Gaussians' ICNN: DenseICNN(D, :func:`gaussian_hidden_sizes`, ``cfg``'s rank, dropout
-    and strong convexity)."""
-    return DenseICNN(dim, gaussian_hidden_sizes(dim), rank=cfg.rank, activation="celu",
-                     dropout=cfg.dropout, strong_convexity=cfg.strong_convexity)
-
-
-def pretrain_kwargs(cfg) -> dict:
-    """Keyword arguments of :func:`src.w2gn.pretrain_identity` from ``cfg``'s ``pretrain_*`` fields."""
-    return dict(iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress)
 
 
 def make_gaussian_nets(dim: int, cfg, device=None) -> tuple[DenseICNN, DenseICNN, float]:
@@ -129,9 +105,9 @@ def make_gaussian_nets(dim: int, cfg, device=None) -> tuple[DenseICNN, DenseICNN
     Returns:
         ``(D, D_conj, last pretraining loss)``.
     """
-    return make_pair(lambda: gaussian_icnn(dim, cfg), cfg.init_scale, cfg.seed * 100_003 + dim,
-                     StandardNormalSampler(dim, device=device, seed=cfg.seed + 7), pretrain_kwargs(cfg),
-                     device, cfg.checkpoint(f"d{dim}_pretrain"))
+    return make_pair(lambda: cfg.icnn.dense(dim, gaussian_hidden_sizes(dim)), cfg.icnn.init_scale,
+                     cfg.seed * 100_003 + dim, StandardNormalSampler(dim, device=device, seed=cfg.seed + 7),
+                     cfg.pretrain, device, cfg.checkpoint(f"d{dim}_pretrain"), cfg.w2gn.progress)
 
 class GaussianMapEvaluator:
     """L2-UVP of fitted maps against the closed-form optimal maps, on fixed samples.
@@ -225,10 +201,8 @@ def run_gaussian_dim(dim: int, cfg, device=None, iterations: int | None = None) 
     D, D_conj, pretrain_loss = make_gaussian_nets(dim, cfg, device)
 
     n_iter = cfg.iterations_for(dim) if iterations is None else int(iterations)
-    w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
-                       lambda_cycle=float(min(dim, cfg.lambda_max)), cycle=cfg.cycle, l1=cfg.l1,
-                       iterations=n_iter, log_every=cfg.eval_every, seed=cfg.seed, progress=cfg.progress,
-                       checkpoint_path=cfg.checkpoint(f"d{dim}_{n_iter}"))
+    w2cfg = cfg.w2gn_config(f"d{dim}_{n_iter}", lambda_cycle=float(min(dim, cfg.lambda_max)), iterations=n_iter,
+                            log_every=cfg.eval_every)
     curve = {"iteration": [], "l2_uvp": [], "l2_uvp_inverse": [], "w2": []}
 
     def track(iteration, D_, D_conj_, logs):

@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..baselines import LSOT, MM1, MM2, FittedMap, LSOTConfig, MM1Config, MM2Config
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, PretrainSpec
 from ..distributions import NormalSampler, StandardNormalSampler
 from ..gaussian import GaussianProblem, random_gaussian_problem
 from ..icnn import DenseICNN
@@ -42,7 +42,7 @@ class GaussiansBaselinesConfig(ExperimentConfig):
     Shared: ``batch_size``, ``iterations`` (outer steps of every method; LSOT makes that many
     dual steps and then that many map steps), ``lr`` (Adam of the ICNN methods). ICNN methods use
     DenseICNN(D, [max(128,D), max(128,D), max(64,D)], rank 1, dropout 0, sc 5e-2), N(0,1)·
-    ``init_scale`` init and one identity pretraining per D (``pretrain_*``) shared by all three.
+    ``init_scale`` init and one identity pretraining per D (``pretrain``) shared by all three.
     W2GN: λ = min(D, 50), cycle ``both_sum``. ``n_eval`` fresh samples of P for L2-UVP.
     """
 
@@ -53,10 +53,8 @@ class GaussiansBaselinesConfig(ExperimentConfig):
     iterations: int = 5000
     lr: float = 3e-4
     init_scale: float = 1 / 20
-    pretrain_iterations: int = 1000
-    pretrain_lr: float = 1e-3
-    pretrain_blow: float = 3.0
-    pretrain_tol: float = 1e-2
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=1000, lr=1e-3, blow=3.0, tol=1e-2, batch_size=256))
     lsot_regularization: str = "l2"
     lsot_epsilon: float = 0.01
     lsot_lr: float = 1e-3
@@ -77,14 +75,14 @@ class GaussiansBaselinesConfig(ExperimentConfig):
     @classmethod
     def cpu(cls):
         # D = 2 … 64 and 500 steps instead of 5000 per method (whole notebook ≲ 15 min on 2 cores)
-        return cls(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=500, pretrain_iterations=500,
-                   mm2_inner_iterations=5, n_eval=8192)
+        return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=500, pretrain__iterations=500,
+                             mm2_inner_iterations=5, n_eval=8192)
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", dims=(2, 4), iterations=15, pretrain_iterations=30,
-                   mm1_inner_iterations=5, mm2_inner_iterations=2, n_eval=1024, log_every=10,
-                   progress=False)
+        return cls().replace(profile="smoke", dims=(2, 4), iterations=15, pretrain__iterations=30,
+                             mm1_inner_iterations=5, mm2_inner_iterations=2, n_eval=1024, log_every=10,
+                             progress=False)
 
 
 class W2GNMap(FittedMap):
@@ -118,9 +116,7 @@ def pretrained_icnn(dim: int, cfg, device=None) -> tuple[DenseICNN, float]:
     start = time.perf_counter()
     net, _ = pretrained_net(lambda: gaussian_icnn(dim, device), cfg.init_scale, cfg.seed,
                             StandardNormalSampler(dim, device=device, seed=cfg.seed + 1),
-                            dict(iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                                 tol=cfg.pretrain_tol, batch_size=cfg.batch_size, progress=cfg.progress),
-                            device, cfg.checkpoint(f"d{dim}_pretrain"))
+                            cfg.pretrain, device, cfg.checkpoint(f"d{dim}_pretrain"), cfg.progress)
     return net, time.perf_counter() - start
 
 def problem_samplers(problem: GaussianProblem, seed: int, device=None) -> tuple[NormalSampler, NormalSampler]:

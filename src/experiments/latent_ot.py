@@ -6,25 +6,23 @@ N(0, I) and of AE + W2GN. Imports pytorch-fid only lazily.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from ..autoencoders import decode, encode
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import StandardNormalSampler
-from ..icnn import DenseICNN
-from ..w2gn import W2GNConfig
 from .common import make_pair
 
-__all__ = ["LatentOTConfig", "make_latent_icnns", "w2gn_config", "generate_w2gn", "generate_raw", "latent_fids"]
+__all__ = ["LatentOTConfig", "make_latent_icnns", "generate_w2gn", "generate_raw", "latent_fids"]
 
 
 @dataclass
 class LatentOTConfig(ExperimentConfig):
     """W2GN in the autoencoder's latent space (notebooks/W2GN_latent_space_optimal_transport.ipynb).
 
-    PAPER.md: P = latent codes of the data, Q = N(0, I₁₂₈); generate with the inverse map ∇ψ_ω
+    The paper's setting: P = latent codes of the data, Q = N(0, I₁₂₈); generate with the inverse map ∇ψ_ω
     (noise -> codes) and decode. DenseICNN(128, [256, 256, 128, 64], rank 4, dropout 0, sc 1e-6)
     for both nets, init N(0,1)·1/10, identity pretraining on 3·N(0, I) (Adam lr 1e-4, betas
     (0.8, 0.9), weight decay 1e-10, batch 4096, ≤ 5000 steps, stop at loss 1e-3), then the copy;
@@ -35,27 +33,14 @@ class LatentOTConfig(ExperimentConfig):
     The autoencoder is :class:`AEConfig` of the same profile (trained here if its checkpoint is absent).
     """
 
-    hidden_layer_sizes: tuple = (256, 256, 128, 64)
-    rank: int = 4
-    dropout: float = 0.0
-    strong_convexity: float = 1e-6
-    init_scale: float = 0.1
-    pretrain_iterations: int = 5000
-    pretrain_blow: float = 3.0
-    pretrain_lr: float = 1e-4
-    pretrain_betas: tuple = (0.8, 0.9)
-    pretrain_weight_decay: float = 1e-10
-    pretrain_tol: float = 1e-3
-    pretrain_batch_size: int = 4096
-    batch_size: int = 4096
-    lambda_cycle: float = 100.0
-    cycle: str = "both_mean"
-    lr: float = 3e-4
-    betas: tuple = (0.5, 0.995)         # ψ_θ (D): the potential in the correlation
-    conj_betas: tuple = (0.5, 0.999)    # ψ_ω (D_conj): the generator, noise -> codes
-    weight_decay: float = 1e-10
-    iterations: int = 100_000
-    log_every: int = 500
+    icnn: ICNNSpec = field(default_factory=lambda: ICNNSpec(
+        hidden=(256, 256, 128, 64), rank=4, dropout=0.0, strong_convexity=1e-6, init_scale=0.1))
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=5000, blow=3.0, lr=1e-4, betas=(0.8, 0.9), weight_decay=1e-10, tol=1e-3, batch_size=4096))
+    # betas: ψ_θ (D), the potential in the correlation; conj_betas: ψ_ω (D_conj), the generator noise -> codes
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(
+        batch_size=4096, lambda_cycle=100.0, cycle="both_mean", lr=3e-4, betas=(0.5, 0.995), conj_betas=(0.5, 0.999),
+        weight_decay=1e-10, iterations=100_000, log_every=500))
     n_encode: int | None = None         # training images encoded for P (None: all)
     n_fid_samples: int = 200_000        # generated images per FID (and real images for the statistics)
     fid_real_split: str = "train"       # MNIST split of the real images for FID ("test" in cpu/smoke)
@@ -69,42 +54,30 @@ class LatentOTConfig(ExperimentConfig):
     @classmethod
     def cpu(cls):
         # identity pretraining as the paper (Adam lr 1e-4, betas (0.8, 0.9), wd 1e-10, ≤ 5000 steps, stop at
-        # 1e-3) but on batches of 256 instead of 4096: measured on this CPU it stops after 841 steps (26 s)
-        return cls(profile="cpu", batch_size=512, iterations=400, pretrain_batch_size=256,
-                   log_every=20, n_encode=50_000, n_fid_samples=1000, fid_real_split="test", fid_batch_size=50)
+        # 1e-3) but on batches of 256 instead of 4096: measured on 2 CPU cores it stops after 841 steps (26 s)
+        return cls().replace(profile="cpu", w2gn__batch_size=512, w2gn__iterations=400, w2gn__log_every=20,
+                             pretrain__batch_size=256, n_encode=50_000, n_fid_samples=1000, fid_real_split="test",
+                             fid_batch_size=50)
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", hidden_layer_sizes=(32, 32), batch_size=128, iterations=20,
-                   pretrain_iterations=20, pretrain_batch_size=128, log_every=5, n_encode=512, n_fid_samples=8,
-                   fid_real_split="test", fid_batch_size=8)
+        return cls().replace(profile="smoke", icnn__hidden=(32, 32), w2gn__batch_size=128, w2gn__iterations=20,
+                             w2gn__log_every=5, pretrain__iterations=20, pretrain__batch_size=128, n_encode=512,
+                             n_fid_samples=8, fid_real_split="test", fid_batch_size=8)
 
 
 def make_latent_icnns(cfg, dim: int, device, progress: bool = True):
-    """ψ_θ (``D``) and ψ_ω (``D_conj``): DenseICNNs initialised N(0,1)·``cfg.init_scale``, D
-    pretrained to the identity on N(0, blow²·I) (Adam ``cfg.pretrain_lr``, ``pretrain_betas``,
-    ``pretrain_weight_decay``), D_conj a copy of D (so it does not matter which of the two is
-    pretrained: the reference pretrains its generator, ψ_ω here, and copies it).
+    """ψ_θ (``D``) and ψ_ω (``D_conj``): ``cfg.icnn.dense(dim)`` initialised N(0,1)·``cfg.icnn.init_scale``,
+    D pretrained to the identity on N(0, blow²·I) as ``cfg.pretrain`` says, D_conj a copy of D (so it
+    does not matter which of the two is pretrained: the reference pretrains its generator, ψ_ω
+    here, and copies it).
 
     Returns:
         ``(D, D_conj, pretrain_loss)``.
     """
-    kwargs = dict(rank=cfg.rank, dropout=cfg.dropout, strong_convexity=cfg.strong_convexity)
-    return make_pair(lambda: DenseICNN(dim, cfg.hidden_layer_sizes, **kwargs), cfg.init_scale, cfg.seed,
-                     StandardNormalSampler(dim, device=device, seed=cfg.seed),
-                     dict(iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, betas=cfg.pretrain_betas,
-                          weight_decay=cfg.pretrain_weight_decay, blow=cfg.pretrain_blow, tol=cfg.pretrain_tol,
-                          batch_size=cfg.pretrain_batch_size, progress=progress),
-                     device, cfg.checkpoint(f"d{dim}_pretrain"))
-
-
-def w2gn_config(cfg, progress: bool = True) -> W2GNConfig:
-    """The :class:`~src.w2gn.W2GNConfig` of a :class:`LatentOTConfig` (``betas``: ψ_θ = ``D``, the potential;
-    ``conj_betas``: ψ_ω = ``D_conj``, the generator)."""
-    return W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
-                      weight_decay=cfg.weight_decay, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
-                      iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,
-                      checkpoint_path=cfg.checkpoint("w2gn"))
+    return make_pair(lambda: cfg.icnn.dense(dim), cfg.icnn.init_scale, cfg.seed,
+                     StandardNormalSampler(dim, device=device, seed=cfg.seed), cfg.pretrain, device,
+                     cfg.checkpoint(f"d{dim}_pretrain"), progress)
 
 
 def _noise(n: int, dim: int, generator: torch.Generator, device) -> torch.Tensor:

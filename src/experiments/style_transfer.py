@@ -2,12 +2,11 @@
 and the pair of convolutional potentials pretrained to the identity."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, PretrainSpec, W2GNConfig
 from ..datasets import UniformImageSampler
 from ..icnn import ConvICNN, ConvICNN128
-from ..w2gn import W2GNConfig
 from .common import make_pair
 
 __all__ = ["StyleTransferConfig", "style_icnn", "make_style_pair"]
@@ -38,42 +37,20 @@ class StyleTransferConfig(ExperimentConfig):
     noise_std: float = 0.01                # Gaussian noise on training images (then clamped to [0, 1])
     n_train: int = 2048                    # offline: training crops per domain
     crop_scale: tuple = (0.3, 0.6)         # offline: crop side / short side of the photo
-    pretrain_iterations: int = 15_000
-    pretrain_batch_size: int = 8
-    pretrain_lr: float = 1e-3
-    pretrain_betas: tuple = (0.9, 0.99)
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(   # mean loss over batch and pixels
+        iterations=15_000, batch_size=8, lr=1e-3, betas=(0.9, 0.99), blow=1.0, tol=0.0, optimizer="adamax",
+        l1=1e-10, reduction="mean"))
     pretrain_low: float = -0.5             # uniform noise range of the pretraining ([0, 1] blown ×2)
     pretrain_high: float = 1.5
-    pretrain_tol: float = 0.0              # early-stopping threshold of the identity loss (0: none)
-    pretrain_reduction: str = "mean"       # identity loss: mean over batch and pixels
-    batch_size: int = 8
-    lambda_cycle: float = 35_000.0
-    cycle: str = "both_mean"
-    lr: float = 1e-4
-    betas: tuple = (0.8, 0.99)
-    conj_betas: tuple = (0.4, 0.4)
-    l1: float = 1e-10                      # L1 penalty on all weights (training and pretraining)
-    iterations: int = 100_000
-    log_every: int = 500
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(   # l1: on all weights
+        batch_size=8, lambda_cycle=35_000.0, cycle="both_mean", lr=1e-4, betas=(0.8, 0.99), conj_betas=(0.4, 0.4),
+        l1=1e-10, iterations=100_000, log_every=500))
     plot_every: int = 10_000               # image grids during training (callback)
     n_eval: int = 512                      # evaluation images per domain (grids, distances)
     fid_samples: int = 512                 # images per FID estimate (0: no FID)
     n_grid: int = 8                        # images per row of the grids
     data_seed: int = 1                     # seeds the offline crops / folder samplers
     seed: int = 0
-
-    def w2gn_config(self, progress: bool = True):
-        """The :class:`src.w2gn.W2GNConfig` of the training run."""
-        return W2GNConfig(batch_size=self.batch_size, lr=self.lr, betas=self.betas,
-                          conj_betas=self.conj_betas, lambda_cycle=self.lambda_cycle, cycle=self.cycle,
-                          l1=self.l1, iterations=self.iterations, log_every=self.log_every, seed=self.seed,
-                          progress=progress)
-
-    def pretrain_kwargs(self, progress: bool = True) -> dict:
-        """Keyword arguments of :func:`src.w2gn.pretrain_identity` (Adamax on uniform noise images)."""
-        return dict(iterations=self.pretrain_iterations, lr=self.pretrain_lr, betas=self.pretrain_betas,
-                    blow=1.0, tol=self.pretrain_tol, batch_size=self.pretrain_batch_size, optimizer="adamax",
-                    l1=self.l1, reduction=self.pretrain_reduction, progress=progress)
 
     @classmethod
     def paper(cls):
@@ -85,15 +62,14 @@ class StyleTransferConfig(ExperimentConfig):
         # 2 CPU cores (32 px, width 16): per-pixel identity MSE on the evaluation crops (pixels in [0, 1]) 3.3e-2
         # after 1200 steps (noisy: 2.6e-2 … 6.6e-2 from 1050 to 1500 steps); the sum-over-pixels loss gave
         # 1.3e-1 … 1.4e-1 (betas (0.8, 0.9) or (0.9, 0.99)), so the paper's mean loss is kept
-        return cls(profile="cpu", data="offline", image_size=32, width=16, n_train=2048,
-                   pretrain_iterations=1200, iterations=2000, log_every=50, plot_every=500,
-                   n_eval=256, fid_samples=256)
+        return cls().replace(profile="cpu", data="offline", image_size=32, width=16, pretrain__iterations=1200,
+                             w2gn__iterations=2000, w2gn__log_every=50, plot_every=500, n_eval=256, fid_samples=256)
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", data="offline", image_size=16, width=8, n_train=128,
-                   pretrain_iterations=10, iterations=10, log_every=5, plot_every=10,
-                   n_eval=8, fid_samples=4, n_grid=4)
+        return cls().replace(profile="smoke", data="offline", image_size=16, width=8, n_train=128,
+                             pretrain__iterations=10, w2gn__iterations=10, w2gn__log_every=5, plot_every=10,
+                             n_eval=8, fid_samples=4, n_grid=4)
 
 
 def style_icnn(cfg: StyleTransferConfig):
@@ -114,5 +90,5 @@ def make_style_pair(cfg: StyleTransferConfig, device=None, progress: bool = True
     """
     noise = UniformImageSampler((3, cfg.image_size, cfg.image_size), cfg.pretrain_low, cfg.pretrain_high,
                                 device=device, seed=cfg.seed)
-    return make_pair(lambda: style_icnn(cfg), cfg.init_scale, cfg.seed, noise, cfg.pretrain_kwargs(progress),
-                     device, cfg.checkpoint("pretrain"))
+    return make_pair(lambda: style_icnn(cfg), cfg.init_scale, cfg.seed, noise, cfg.pretrain, device,
+                     cfg.checkpoint("pretrain"), progress)

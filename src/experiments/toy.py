@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..configs import ExperimentConfig
+from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import (EightGaussiansSampler, GaussianGridSampler, StandardNormalSampler, SwissRollSampler,
                              WhiteningSampler)
-from ..icnn import DenseICNN
 from .common import pretrained_net
 
 __all__ = ["ToyConfig", "TOY_MANY_MODES", "pretrain_toy_icnn", "TOY_TARGETS", "ToyTarget", "make_toy_target", "mode_coverage", "share_histogram", "EnergyTracker"]
@@ -43,7 +42,7 @@ TOY_MANY_MODES = ("49g", "100g")
 class ToyConfig(ExperimentConfig):
     """N(0, I₂) → whitened 2-D targets (notebooks/W2GN_toy_experiments.ipynb).
 
-    ``paper``: PAPER.md's settings — DenseICNN(2, [128, 128, 64], rank 3, dropout 1e-5,
+    ``paper``: the paper's settings — DenseICNN(2, [128, 128, 64], rank 3, dropout 1e-5,
     strong convexity 1e-6), N(0,1)·½ init, identity pretraining on N(0, I₂) without a blow
     factor stopping at loss 3e-5, batch 1024, λ = 1, cycle "inverse", lr 1e-3, betas (0.8, 0.99) /
     (0.4, 0.4), L1 penalty 1e-10 on all weights, 30k steps (100k for 49/100 Gaussians).
@@ -54,29 +53,17 @@ class ToyConfig(ExperimentConfig):
     """
 
     targets: tuple = ("8g", "25g", "49g", "100g", "swiss")
-    hidden: tuple = (128, 128, 64)
-    rank: int = 3
-    dropout: float = 1e-5
-    strong_convexity: float = 1e-6
-    init_scale: float = 0.5
-    pretrain_iterations: int = 10_000
-    pretrain_batch_size: int = 1024
-    pretrain_lr: float = 1e-3
-    pretrain_blow: float = 1.0
-    pretrain_tol: float = 3e-5
-    batch_size: int = 1024
-    lr: float = 1e-3
-    betas: tuple = (0.8, 0.99)
-    conj_betas: tuple = (0.4, 0.4)
-    lambda_cycle: float = 1.0
-    cycle: str = "inverse"
-    l1: float = 1e-10                      # L1 penalty on all weights of both nets
-    iterations: int = 30_000
+    icnn: ICNNSpec = field(default_factory=lambda: ICNNSpec(
+        hidden=(128, 128, 64), rank=3, dropout=1e-5, strong_convexity=1e-6, init_scale=0.5))
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=10_000, batch_size=1024, lr=1e-3, blow=1.0, tol=3e-5))
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(   # l1: on all weights of both nets
+        batch_size=1024, lr=1e-3, betas=(0.8, 0.99), conj_betas=(0.4, 0.4), lambda_cycle=1.0, cycle="inverse",
+        l1=1e-10, iterations=30_000, log_every=500))
     iterations_many_modes: int = 100_000   # for TOY_MANY_MODES (49 and 100 Gaussians)
     iterations_per_target: dict = field(default_factory=dict)  # overrides, e.g. {"100g": 8000}
     final_fraction: float = 0.0            # the last fraction of each run's steps uses final_lr
     final_lr: float = 2e-4                 # (cpu profile only: the paper keeps lr constant)
-    log_every: int = 500
     eval_every: int = 1000                 # energy distances of both maps every this many steps
     n_eval: int = 4096                     # samples per energy-distance estimate
     n_coverage: int = 10_000               # pushed samples for the mode-coverage measurement
@@ -89,14 +76,14 @@ class ToyConfig(ExperimentConfig):
         """Training steps for ``target``."""
         if target in self.iterations_per_target:
             return int(self.iterations_per_target[target])
-        return self.iterations_many_modes if target in TOY_MANY_MODES else self.iterations
+        return self.iterations_many_modes if target in TOY_MANY_MODES else self.w2gn.iterations
 
     def schedule_for(self, target: str) -> list:
         """``[(steps, lr), ...]`` phases of the run on ``target`` (one phase unless
         ``final_fraction`` > 0)."""
         total = self.iterations_for(target)
         final = int(round(self.final_fraction * total))
-        phases = [(total - final, self.lr), (final, self.final_lr)]
+        phases = [(total - final, self.w2gn.lr), (final, self.final_lr)]
         return [(n, lr) for n, lr in phases if n > 0]
 
     @classmethod
@@ -111,18 +98,17 @@ class ToyConfig(ExperimentConfig):
         # share (dropped) — with batch 1024 every mode kept ≥ 24 % through the last phase of one
         # earlier run; runs end with the weakest mode at 20–25 % (the committed one at 20 %, on
         # the line): borderline at 40k steps (the paper trains 100k).
-        return cls(profile="cpu", pretrain_iterations=1000, pretrain_batch_size=256, pretrain_blow=3.0,
-                   pretrain_tol=1e-3, batch_size=1024, iterations=4000, iterations_many_modes=12_000,
-                   iterations_per_target={"100g": 40_000},
-                   final_fraction=0.4, final_lr=2e-4,
-                   log_every=50, eval_every=500, n_eval=2000, n_plot=2000)
+        return cls().replace(profile="cpu", pretrain__iterations=1000, pretrain__batch_size=256,
+                             pretrain__blow=3.0, pretrain__tol=1e-3, w2gn__iterations=4000, w2gn__log_every=50,
+                             iterations_many_modes=12_000, iterations_per_target={"100g": 40_000},
+                             final_fraction=0.4, eval_every=500, n_eval=2000, n_plot=2000)
 
     @classmethod
     def smoke(cls):
-        return cls(profile="smoke", hidden=(32, 32, 16), pretrain_iterations=100,
-                   pretrain_batch_size=128, batch_size=128, iterations=20, iterations_many_modes=30,
-                   log_every=10, eval_every=10, n_eval=256, n_coverage=2000, n_plot=500, n_fit=20_000,
-                   final_fraction=0.25)
+        return cls().replace(profile="smoke", icnn__hidden=(32, 32, 16), pretrain__iterations=100,
+                             pretrain__batch_size=128, w2gn__batch_size=128, w2gn__iterations=20, w2gn__log_every=10,
+                             iterations_many_modes=30, eval_every=10, n_eval=256, n_coverage=2000, n_plot=500,
+                             n_fit=20_000, final_fraction=0.25)
 
 #: target name -> human-readable description
 TOY_TARGETS = {
@@ -322,15 +308,12 @@ class EnergyTracker:
 
 
 def pretrain_toy_icnn(cfg: ToyConfig, device=None):
-    """The toy potential DenseICNN(2, ``cfg.hidden``) initialised N(0, 1)·``cfg.init_scale`` and
-    pretrained to the identity on N(0, I₂) — once, then copied into ψ_θ and ψ_ω of every target.
+    """The toy potential DenseICNN(2, ``cfg.icnn.hidden``) initialised N(0, 1)·``cfg.icnn.init_scale``
+    and pretrained to the identity on N(0, I₂) — once, then copied into ψ_θ and ψ_ω of every target.
 
     Returns:
         ``(net, last pretraining loss)``.
     """
-    return pretrained_net(lambda: DenseICNN(2, list(cfg.hidden), rank=cfg.rank, dropout=cfg.dropout,
-                                            strong_convexity=cfg.strong_convexity),
-                          cfg.init_scale, cfg.seed, StandardNormalSampler(2, device=device, seed=cfg.seed + 100),
-                          dict(iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                               tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size),
-                          device, cfg.checkpoint("pretrain"))
+    return pretrained_net(lambda: cfg.icnn.dense(2), cfg.icnn.init_scale, cfg.seed,
+                          StandardNormalSampler(2, device=device, seed=cfg.seed + 100), cfg.pretrain, device,
+                          cfg.checkpoint("pretrain"))
