@@ -48,7 +48,7 @@ class ToyConfig(ExperimentConfig):
     (0.4, 0.4), L1 penalty 1e-10 on all weights, 30k steps (100k for 49/100 Gaussians).
     The identity pretraining is the same for every target (the input is always N(0, I₂)), so it
     is run once and copied into ψ_θ and ψ_ω of each target. Its length, batch and lr are ours
-    (``pretrain_*``). ``cpu`` keeps the pretraining its committed notebook outputs were made with
+    (``pretrain``). ``cpu`` keeps the pretraining its committed notebook outputs were made with
     (blow 3, stop at 1e-3; not re-measured with the reference's blow 1 / 3e-5).
     """
 
