@@ -119,8 +119,9 @@ def _replace_nested(obj, changes: dict):
 
 @dataclass
 class ExperimentConfig:
-    """Base of the experiment configs. Subclasses define ``paper()``, ``cpu()``, ``smoke()``
-    classmethods returning instances with ``profile`` set.
+    """Base of the experiment configs. Subclasses hold the paper's settings as their field
+    defaults (:meth:`paper`) and define ``cpu()`` and ``smoke()`` classmethods returning
+    instances with ``profile`` set (``cls().replace(profile="cpu", ...)``: only what differs).
 
     ``checkpoint_dir``: where the long runs (identity pretraining, W2GN training) write their
     checkpoints, so that a re-run after a crash resumes them (see :meth:`checkpoint`); ``None``
@@ -141,6 +142,11 @@ class ExperimentConfig:
             return None
         os.makedirs(self.checkpoint_dir, exist_ok=True)
         return os.path.join(self.checkpoint_dir, f"{type(self).__name__}_{self.profile}_{name}.pt")
+
+    @classmethod
+    def paper(cls):
+        """The ``paper`` preset: the field defaults are the paper's settings."""
+        return cls(profile="paper")
 
     @classmethod
     def preset(cls, profile: str | None = None):

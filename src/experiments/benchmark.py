@@ -47,10 +47,6 @@ class BenchmarkConfig(ExperimentConfig):
         return int(self.iterations_by_dim.get(dim, self.w2gn.iterations))
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=2000,
                              w2gn__progress=False, pretrain__iterations=1000, eval_every=250)

@@ -57,10 +57,6 @@ class DomainAdaptationConfig(ExperimentConfig):
     progress: bool = True
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         # identity pretraining as the paper (≤ 20k steps, stop at 0.2): measured on 2 CPU cores it stops
         # after 3,482 steps (19 s); the former 1,500 steps at lr 1e-3 ended at loss 0.78

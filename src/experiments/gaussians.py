@@ -75,10 +75,6 @@ class GaussiansConfig(ExperimentConfig):
         return int(self.iterations_by_dim.get(dim, self.w2gn.iterations))
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64, 128, 256, 512), w2gn__iterations=1500,
                              w2gn__progress=False, pretrain__iterations=1000, pretrain__tol=1e-3,

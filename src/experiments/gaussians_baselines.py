@@ -69,10 +69,6 @@ class GaussiansBaselinesConfig(ExperimentConfig):
     progress: bool = True
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         # D = 2 … 64 and 500 steps instead of 5000 per method (whole notebook ≲ 15 min on 2 cores)
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=500, pretrain__iterations=500,

@@ -48,10 +48,6 @@ class LatentOTConfig(ExperimentConfig):
     data_seed: int = 1                  # noise / sampling of the data (the training seed is ``seed``)
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         # identity pretraining as the paper (Adam lr 1e-4, betas (0.8, 0.9), wd 1e-10, ≤ 5000 steps, stop at
         # 1e-3) but on batches of 256 instead of 4096: measured on 2 CPU cores it stops after 841 steps (26 s)

@@ -53,10 +53,6 @@ class StyleTransferConfig(ExperimentConfig):
     seed: int = 0
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         # the paper's pretraining (Adamax (0.9, 0.99), U[-0.5, 1.5], mean loss + L1), 1200 steps. Measured on
         # 2 CPU cores (32 px, width 16): per-pixel identity MSE on the evaluation crops (pixels in [0, 1]) 3.3e-2

@@ -87,10 +87,6 @@ class ToyConfig(ExperimentConfig):
         return [(n, lr) for n, lr in phases if n > 0]
 
     @classmethod
-    def paper(cls):
-        return cls(profile="paper")
-
-    @classmethod
     def cpu(cls):
         # the paper's batch 1024 with fewer steps; the last 40 % at lr 2e-4 settle the map (at lr
         # 1e-3 whole rows of the 100-Gaussian grid drift in and out of coverage). Batch 256 was
