@@ -144,11 +144,12 @@ def test_autoencoder_training_needs_one_full_batch():
     """Fewer images than one batch used to loop forever (every epoch empty); now a clear error."""
     import torch
 
-    from src.autoencoders import _batches
+    from src.autoencoders import Autoencoder, train_autoencoder
 
-    for data in (torch.zeros(5, 1, 4, 4), torch.utils.data.TensorDataset(torch.zeros(5, 1))):
-        with pytest.raises(ValueError, match="5 training images are fewer than one batch of 8"):
-            next(_batches(data, 8, torch.Generator()))
+    images = torch.zeros(5, 1, 8, 8)
+    for data in (images, torch.utils.data.TensorDataset(images)):
+        with pytest.raises(ValueError, match="the training data hold 5 images, fewer than one batch of 8"):
+            train_autoencoder(Autoencoder(1, 8, 4, 8), data, iterations=1, batch_size=8, progress=False)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
