@@ -9,11 +9,15 @@ Each experiment module of :mod:`src.experiments` owns one config dataclass (a su
 * ``smoke`` — seconds; used by the tests to run every notebook top to bottom.
 
 The profile comes from ``W2GN_PROFILE`` (default ``paper`` when CUDA is available, else ``cpu``).
-Usage in a notebook::
+The shared pieces are nested: ``cfg.icnn`` (:class:`ICNNSpec`, the two potentials),
+``cfg.pretrain`` (:class:`PretrainSpec`, the identity pretraining) and ``cfg.w2gn``
+(:class:`src.w2gn.W2GNConfig`, the training); a preset names only what differs from the paper's
+defaults (``cls().replace(profile="cpu", w2gn__iterations=4000)``). Usage in a notebook::
 
     from src.experiments.toy import ToyConfig
     cfg = get_config(ToyConfig)          # resolves the profile
-    print(cfg.profile)
+    print(cfg.profile, cfg.w2gn.iterations, cfg.pretrain.iterations)
+    w2cfg = cfg.w2gn_config("run")       # cfg.w2gn with the seed and the checkpoint file of run "run"
 """
 from __future__ import annotations
 
