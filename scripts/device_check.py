@@ -249,36 +249,35 @@ def check_speed(args) -> dict:
 def _gpu_overrides(stem: str, steps: int) -> dict:
     """W2GN_OVERRIDES of the notebook slices: ``steps`` training steps, the paper's batches and
     networks, smaller evaluation sets and dimension lists."""
-    from src import configs as C
-    from src.experiments.color_transfer import ColorTransferConfig
-
     half = max(1, steps // 2)
-    common = dict(iterations=steps, pretrain_iterations=steps)
+    common = {"w2gn.iterations": steps, "pretrain.iterations": steps}
     table = {
-        "W2GN_toy_experiments": {C.ToyConfig: dict(common, iterations_many_modes=steps, log_every=half,
-                                                    eval_every=half, n_fit=20_000)},
-        "W2GN_gaussians_high_dimensions": {C.GaussiansConfig: dict(common, dims=[2, 64, 1024], eval_every=half,
+        "W2GN_toy_experiments": {"ToyConfig": dict(common, iterations_many_modes=steps, eval_every=half,
+                                                   n_fit=20_000, **{"w2gn.log_every": half})},
+        "W2GN_gaussians_high_dimensions": {"GaussiansConfig": dict(common, dims=[2, 64, 1024], eval_every=half,
                                                                    scatter_dims=[64])},
-        "W2GN_gaussians_baselines": {C.GaussiansBaselinesConfig: dict(common, dims=[2, 64], log_every=half)},
-        "W2GN_benchmark": {C.BenchmarkConfig: dict(common, dims=[2, 16], eval_every=half)},
-        "W2GN_color_transfer": {ColorTransferConfig: dict(common, log_every=half)},
-        "W2GN_domain_adaptation": {C.DomainAdaptationConfig: dict(common, lenet_epochs=1, eval_every=half,
-                                                                  log_every=half, emd_target_size=2000)},
-        "AE_Celeba": {C.AEConfig: dict(iterations=steps, log_every=half)},
+        "W2GN_gaussians_baselines": {"GaussiansBaselinesConfig": {"iterations": steps, "pretrain.iterations": steps,
+                                                                  "dims": [2, 64], "log_every": half}},
+        "W2GN_benchmark": {"BenchmarkConfig": dict(common, dims=[2, 16], eval_every=half)},
+        "W2GN_color_transfer": {"ColorTransferConfig": dict(iterations=steps, pretrain_iterations=steps,
+                                                            log_every=half)},
+        "W2GN_domain_adaptation": {"DomainAdaptationConfig": dict(common, lenet_epochs=1, eval_every=half,
+                                                                  emd_target_size=2000, **{"w2gn.log_every": half})},
+        "AE_Celeba": {"AEConfig": dict(iterations=steps, log_every=half)},
         "W2GN_latent_space_optimal_transport": {
-            C.AEConfig: dict(iterations=steps, log_every=half),
-            C.LatentOTConfig: dict(common, log_every=half, n_encode=20_000, n_fid_samples=64)},
-        "W2GN_style_transfer": {C.StyleTransferConfig: dict(common, log_every=half, plot_every=steps,
-                                                            n_eval=64, fid_samples=64)},
+            "AEConfig": dict(iterations=steps, log_every=half),
+            "LatentOTConfig": dict(common, n_encode=20_000, n_fid_samples=64, **{"w2gn.log_every": half})},
+        "W2GN_style_transfer": {"StyleTransferConfig": dict(common, plot_every=steps, n_eval=64, fid_samples=64,
+                                                            **{"w2gn.log_every": half})},
     }
-    return {cls.__name__: v for cls, v in table[stem].items()}
+    return table[stem]
 
 
 def _real_data(stem: str) -> bool | None:
     """Whether the real data of a notebook are present (None: it needs none)."""
     from src import datasets as ds
     from src.benchmark import locate_root
-    from src.configs import BenchmarkConfig
+    from src.experiments.benchmark import BenchmarkConfig
 
     root = ds.data_root()
     if stem in ("AE_Celeba", "W2GN_latent_space_optimal_transport"):
@@ -364,12 +363,12 @@ def check_gaussian_4096(args) -> dict:
 
     import torch
 
-    import src.experiments_gaussian as eg
-    from src.configs import GaussiansConfig
+    import src.experiments.gaussians as eg
+    from src.experiments.gaussians import GaussiansConfig
     from src.gaussian import random_gaussian_problem
 
-    cfg = GaussiansConfig.paper().replace(iterations=args.steps, pretrain_iterations=args.steps,
-                                          eval_every=max(1, args.steps // 2), progress=False)
+    cfg = GaussiansConfig.paper().replace(w2gn__iterations=args.steps, pretrain__iterations=args.steps,
+                                          eval_every=max(1, args.steps // 2), w2gn__progress=False)
     t0, c0 = time.perf_counter(), time.process_time()
     dim = args.gauss_dim
     problem = random_gaussian_problem(dim, cfg.problem_seed)   # timed once, then reused by the run

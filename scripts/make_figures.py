@@ -294,8 +294,14 @@ def draw_icnn(ax, hidden, rank: int, activation: str, strong_convexity: float, f
             fontsize=fontsize, va="bottom", ha="left", linespacing=1.5)
 
 
+def _section(config: dict, name: str) -> dict:
+    """The nested section ``name`` (``icnn``, ``w2gn``) of a results file's config (results written
+    before the configs were nested hold its fields at the top level)."""
+    return config.get(name, config)
+
+
 def fig_icnn(inp: Inputs):
-    cfg = inp.get("toy", "config")
+    cfg = _section(inp.get("toy", "config"), "icnn")
     fig = plt.figure(figsize=(10.5, 4.3))
     ax = fig.add_axes([0.01, 0.08, 0.98, 0.9])
     draw_icnn(ax, cfg["hidden"], cfg["rank"], "celu", cfg["strong_convexity"])
@@ -413,7 +419,7 @@ def fig_gaussians(inp: Inputs):
                       f"(ours: {b['profile']} profile, {b['config']['iterations']} steps per method)", fontsize=9)
     plot_w2gn_dims(axes[1], inp)
     axes[1].set_title(f"W2GN by dimension, forward and inverse map\n"
-                      f"(ours: {g['profile']} profile, {g['config']['iterations']} steps per D)", fontsize=9)
+                      f"(ours: {g['profile']} profile, {_section(g['config'], 'w2gn')['iterations']} steps per D)", fontsize=9)
     fig.subplots_adjust(left=0.065, right=0.99, top=0.87, bottom=0.25, wspace=0.18)
     footer(fig, "Solid: ours. Dashed: the paper's table (ICLR 2021, forward map); ▽ at 1 = the paper's \"<1\", "
                 "△ at 50 = \">50\". Left: " + inp.note("gaussians_baselines") + ". Right: " + inp.note("gaussians"))
@@ -710,7 +716,7 @@ def make_poster(inp: Inputs):
     x, y = 0.012, 0.905
     for head, lines in METHOD_TEXT:
         y = _lines(fig, x, _heading(fig, x, y, head), lines) - 0.006
-    cfg = inp.get("toy", "config")
+    cfg = _section(inp.get("toy", "config"), "icnn")
     ax = fig.add_axes([x, y - 0.2, 0.3, 0.2])
     draw_icnn(ax, cfg["hidden"], cfg["rank"], "celu", cfg["strong_convexity"], fontsize=8)
     y -= 0.205
@@ -743,7 +749,7 @@ def make_poster(inp: Inputs):
     y = _heading(fig, c2, y - 0.008, "W2GN by dimension: L2-UVP %", size=12)
     ax = fig.add_axes([c2, y - 0.06, cw, 0.06])
     draw_table(ax, tables["gaussians"], fontsize=8.5, col0=0.15, scale_y=1.3)
-    y = _note(fig, c2, y - 0.074, f"{g['profile']} profile, {g['config']['iterations']} steps per D (paper: 5000), "
+    y = _note(fig, c2, y - 0.074, f"{g['profile']} profile, {_section(g['config'], 'w2gn')['iterations']} steps per D (paper: 5000), "
               "synthetic Gaussians; results/gaussians.json", 62)
     ax = fig.add_axes([c2 + 0.032, 0.04, cw - 0.034, y - 0.06])
     plot_w2gn_dims(ax, inp, legend_size=8)

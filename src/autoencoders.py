@@ -1,6 +1,6 @@
 """The convolutional autoencoder of the latent-space experiment and its training helper.
 
-PAPER.md: CelebA 64×64 in [−1, 1], conv encoder/decoder with 128 filters, 128-d latent,
+The paper's setting: CelebA 64×64 in [−1, 1], conv encoder/decoder with 128 filters, 128-d latent,
 BatchNorm, LeakyReLU 0.2, Tanh output; input noise std 0.025; loss 100·L1 + 300·MSE
 (+ 6·VGG16 perceptual loss on the features after layers 3, 8, 15, 22 for the "VGG-AE").
 
@@ -217,7 +217,7 @@ class VGGPerceptualLoss(nn.Module):
 def autoencoder_loss(recon: torch.Tensor, target: torch.Tensor, l1_weight: float = 100.0,
                      mse_weight: float = 300.0, perceptual: nn.Module | None = None,
                      perceptual_weight: float = 6.0) -> dict[str, torch.Tensor]:
-    """PAPER.md's loss: ``100·L1 + 300·MSE (+ 6·VGG)`` (means over all pixels).
+    """The paper's loss: ``100·L1 + 300·MSE (+ 6·VGG)`` (means over all pixels).
 
     Returns:
         dict with ``loss``, ``l1``, ``mse`` (and ``vgg``) scalar tensors.

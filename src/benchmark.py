@@ -43,8 +43,7 @@ from .metrics import cosine_similarity, l2_uvp
 
 __all__ = ["Mix3ToMix10", "RandomGaussianMixtureSampler", "PushforwardSampler", "default_cache_dir",
            "locate_root", "ensure_checkpoints", "download_checkpoints", "BENCHMARK_DIMS",
-           "PUBLISHED_W2GN_L2_UVP", "PUBLISHED_LINEAR_L2_UVP",
-           "make_benchmark_nets", "train_w2gn_on_benchmark"]
+           "PUBLISHED_W2GN_L2_UVP", "PUBLISHED_LINEAR_L2_UVP"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_DIMS = (2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -388,79 +387,3 @@ class _Affine:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.A.T + self.b
-
-
-# ------------------------------------------------------------------------------ W2GN on the pair
-def make_benchmark_nets(dim: int, cfg, device=None):
-    """ψ_θ (``D``) and ψ_ω (``D_conj``) with the benchmark's protocol: DenseICNN(D,
-    [max(2D, 64), max(2D, 64), max(D, 32)], rank 1), init N(0, 1)·``cfg.init_scale``, ψ_θ
-    pretrained to the identity on ``cfg.pretrain_blow``·N(0, I), ψ_ω a copy of it.
-
-    Args:
-        cfg: a :class:`src.configs.BenchmarkConfig`.
-    """
-    from .distributions import StandardNormalSampler
-    from .icnn import init_normal_
-    from .w2gn import pretrain_identity
-
-    def net() -> DenseICNN:
-        return DenseICNN(dim, [max(2 * dim, 64), max(2 * dim, 64), max(dim, 32)], rank=1, activation="celu",
-                         dropout=cfg.dropout, strong_convexity=cfg.strong_convexity)
-
-    D = net()
-    init_normal_(D, cfg.init_scale, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + dim))
-    D.to(device)
-    loss = pretrain_identity(D, StandardNormalSampler(dim, device=device, seed=cfg.seed + 7),
-                             iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                             tol=cfg.pretrain_tol, batch_size=cfg.pretrain_batch_size, progress=cfg.progress,
-                             checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
-    D_conj = net().to(device)
-    D_conj.load_state_dict(D.state_dict())
-    return D, D_conj, loss
-
-
-def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
-    """Train W2GN on ``bench`` with ``cfg`` (a :class:`src.configs.BenchmarkConfig`) and score the
-    final weights. The scores are also recorded every ``cfg.eval_every`` steps for the curves;
-    they are never used to pick weights.
-
-    Returns:
-        dict with ``final`` (the :meth:`Mix3ToMix10.score` of the final weights), ``curve``
-        (iteration, l2_uvp_fwd, cos_fwd, l2_uvp_inv, cos_inv lists), ``history`` (the trainer's),
-        ``time_s``, ``pretrain_loss``, ``D``, ``D_conj``.
-    """
-    import time
-
-    from .w2gn import W2GNConfig, train
-
-    start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    D, D_conj, pre = make_benchmark_nets(bench.dim, cfg, device)
-    n_iter = cfg.iterations_for(bench.dim)
-    w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, betas=cfg.betas, conj_betas=cfg.conj_betas,
-                       lambda_cycle=float(cfg.lambda_per_dim * bench.dim), cycle=cfg.cycle, iterations=n_iter,
-                       log_every=min(cfg.eval_every, max(n_iter, 1)), seed=cfg.seed, progress=cfg.progress,
-                       checkpoint_path=cfg.checkpoint(f"d{bench.dim}_{n_iter}"))
-    curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
-
-    def record(iteration, D_, D_conj_):
-        s = bench.score(D_, D_conj_)
-        curve["iteration"].append(iteration)
-        for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"):
-            curve[k].append(s[k])
-        return s
-
-    def track(iteration, D_, D_conj_, logs):
-        if iteration % cfg.eval_every == 0:
-            record(iteration, D_, D_conj_)
-        return True
-
-    record(0, D, D_conj)
-    track.state_dict, track.load_state_dict = (lambda: {"curve": curve}), (lambda s: curve.update(s["curve"]))
-    history = train(D, D_conj, bench.input_sampler, bench.output_sampler, w2cfg, callback=track) if n_iter else {}
-    final = bench.score(D, D_conj)
-    if not curve["iteration"] or curve["iteration"][-1] != n_iter:
-        for k, v in (("iteration", n_iter), *((k, final[k]) for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"))):
-            curve[k].append(v)
-    return {"final": final, "curve": curve, "history": history, "time_s": time.perf_counter() - start,
-            "pretrain_loss": float(pre), "D": D, "D_conj": D_conj}

@@ -3,7 +3,7 @@ features, a training loop, accuracy and batched feature extraction. Device-agnos
 function takes ``device=`` and moves the batches itself; outputs of ``extract_features`` and
 ``predict`` are on the CPU.
 
-The experiment (PAPER.md): a LeNet trained on the target domain (MNIST, 5 epochs) maps images of
+The experiment of the paper: a LeNet trained on the target domain (MNIST, 5 epochs) maps images of
 both domains to its 84-d penultimate layer; W2GN then transports source features onto target
 features, and a 1-NN classifier fit on target features labels the transported ones.
 """

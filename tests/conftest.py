@@ -1,5 +1,4 @@
 import importlib.util
-import os
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,6 @@ import torch
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("W2GN_SHARED", ROOT.parent / "shared"))
 
 
 def load_script(relative: str):

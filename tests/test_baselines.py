@@ -7,8 +7,8 @@ import torch
 
 from src.baselines import (LSOT, MM1, MM2, LSOTConfig, MM1Config, MM2Config, negative_weight_penalty,
                            solve_conjugate)
-from src.baselines.gaussians import METHODS, PAPER_L2_UVP, evaluate_l2_uvp, problem_samplers, run_method
 from src.distributions import StandardNormalSampler
+from src.experiments.gaussians_baselines import evaluate_l2_uvp, problem_samplers
 from src.gaussian import random_gaussian_problem
 from src.icnn import DenseICNN, init_normal_
 from src.w2gn import pretrain_identity
@@ -122,10 +122,7 @@ def test_bad_inputs_raise(problem):
         LSOTConfig(regularization="kl")
     with pytest.raises(ValueError, match="inner_solver"):
         MM1Config(inner_solver="newton")
-    with pytest.raises(ValueError, match="method"):
-        run_method("OT-ICNN", problem, None)
     X, _ = problem_samplers(problem, seed=0)
     model = LSOT(D, LSOTConfig(batch_size=16, iterations=1, map_iterations=1, progress=False))
     with pytest.raises(ValueError, match=r"expected \[16, 2\]"):
         model.fit(X, StandardNormalSampler(3, seed=0))
-    assert set(METHODS) <= set(PAPER_L2_UVP)

@@ -122,7 +122,7 @@ def test_benchmark_reference_pattern_agrees_with_ours():
 
 def test_benchmark_script_runs_end_to_end(tmp_path):
     """The timing path of benchmarks/step_speed.py (a tiny run): its JSON has the table's fields,
-    ours timed both with src.gemm's default and on torch.mm when oneDNN is in use."""
+    ours timed both with src.fast.gemm's default and on torch.mm when oneDNN is in use."""
     import json
 
     from src.fast import gemm

@@ -24,35 +24,41 @@ from test_notebooks import NOTEBOOKS, ROOT
 
 from src import configs as C
 from src.experiments.color_transfer import ColorTransferConfig
+from src.experiments import autoencoder, benchmark, domain_adaptation, gaussians, gaussians_baselines, latent_ot
+from src.experiments import style_transfer, toy
 
 _AE = {"iterations": 2, "batch_size": 8, "log_every": 1}
+#: (dotted paths name the fields of the nested sections ``pretrain`` and ``w2gn``)
 #: per notebook: the config classes it reads and the overrides of each (iterations, sample counts,
 #: dimensions only). ConvICNN128 costs ~10 s per W2GN step of one 128×128 image on 2 CPU cores:
 #: style transfer makes one step of each kind on single images.
 OVERRIDES = {
-    "W2GN_toy_experiments": {C.ToyConfig: dict(
-        pretrain_iterations=5, iterations=4, iterations_many_modes=4, log_every=2, eval_every=2,
-        n_eval=512, n_coverage=2000, n_plot=300, n_fit=5000)},
-    "W2GN_gaussians_high_dimensions": {C.GaussiansConfig: dict(
-        dims=[2, 16], iterations=4, pretrain_iterations=5, eval_every=2, n_eval=512, scatter_dims=[16])},
-    "W2GN_gaussians_baselines": {C.GaussiansBaselinesConfig: dict(
-        dims=[2, 4], iterations=4, pretrain_iterations=5, mm1_inner_iterations=2, mm2_inner_iterations=2,
-        n_eval=1024, log_every=2)},
-    "W2GN_benchmark": {C.BenchmarkConfig: dict(
-        dims=[2], iterations=4, pretrain_iterations=5, eval_every=2, estimate_size=4096)},
+    "W2GN_toy_experiments": {toy.ToyConfig: {
+        "pretrain.iterations": 5, "w2gn.iterations": 4, "w2gn.log_every": 2, "iterations_many_modes": 4,
+        "eval_every": 2, "n_eval": 512, "n_coverage": 2000, "n_plot": 300, "n_fit": 5000}},
+    "W2GN_gaussians_high_dimensions": {gaussians.GaussiansConfig: {
+        "dims": [2, 16], "w2gn.iterations": 4, "pretrain.iterations": 5, "eval_every": 2, "n_eval": 512,
+        "scatter_dims": [16]}},
+    "W2GN_gaussians_baselines": {gaussians_baselines.GaussiansBaselinesConfig: {
+        "dims": [2, 4], "iterations": 4, "pretrain.iterations": 5, "mm1_inner_iterations": 2,
+        "mm2_inner_iterations": 2, "n_eval": 1024, "log_every": 2}},
+    "W2GN_benchmark": {benchmark.BenchmarkConfig: {
+        "dims": [2], "w2gn.iterations": 4, "pretrain.iterations": 5, "eval_every": 2, "estimate_size": 4096}},
     "W2GN_color_transfer": {ColorTransferConfig: dict(
         pretrain_iterations=4, iterations=4, log_every=2, lut_sizes=[9, 17], eval_points=2000,
         sw_projections=64, plot_points=300, speed_megapixels=0.05)},
-    "W2GN_domain_adaptation": {C.DomainAdaptationConfig: dict(
-        lenet_epochs=1, pretrain_iterations=5, iterations=4, eval_every=2, log_every=2, emd_target_size=200)},
-    "AE_Celeba": {C.AEConfig: _AE},
+    "W2GN_domain_adaptation": {domain_adaptation.DomainAdaptationConfig: {
+        "lenet_epochs": 1, "pretrain.iterations": 5, "w2gn.iterations": 4, "w2gn.log_every": 2, "eval_every": 2,
+        "emd_target_size": 200}},
+    "AE_Celeba": {autoencoder.AEConfig: _AE},
     "W2GN_latent_space_optimal_transport": {
-        C.AEConfig: _AE,
-        C.LatentOTConfig: dict(iterations=3, pretrain_iterations=3, pretrain_batch_size=256, batch_size=256,
-                               log_every=1, n_fid_samples=8, fid_batch_size=8)},
-    "W2GN_style_transfer": {C.StyleTransferConfig: dict(
-        pretrain_iterations=1, pretrain_batch_size=1, batch_size=1, iterations=1, log_every=1, plot_every=1,
-        n_eval=2, fid_samples=2, n_grid=1)},
+        autoencoder.AEConfig: _AE,
+        latent_ot.LatentOTConfig: {"w2gn": {"iterations": 3, "batch_size": 256, "log_every": 1},
+                                   "pretrain": {"iterations": 3, "batch_size": 256}, "n_fid_samples": 8,
+                                   "fid_batch_size": 8}},
+    "W2GN_style_transfer": {style_transfer.StyleTransferConfig: {
+        "pretrain.iterations": 1, "pretrain.batch_size": 1, "w2gn": {"batch_size": 1, "iterations": 1, "log_every": 1},
+        "plot_every": 1, "n_eval": 2, "fid_samples": 2, "n_grid": 1}},
 }
 #: results/<experiment>.json each notebook writes
 EXPERIMENT = {"W2GN_toy_experiments": "toy", "W2GN_gaussians_high_dimensions": "gaussians",
@@ -107,28 +113,32 @@ def test_overrides_cover_every_notebook():
 
 
 def test_apply_overrides(monkeypatch, capsys):
-    monkeypatch.setenv(C.OVERRIDES_ENV, json.dumps({"iterations": 7, "dims": [2, 8], "iterations_by_dim": {"8": 3},
-                                                    "AEConfig": {"iterations": 2}}))
-    cfg = C.get_config(C.GaussiansConfig, "paper")
-    assert (cfg.profile, cfg.iterations, cfg.dims, cfg.iterations_for(8)) == ("paper", 7, (2, 8), 3)
-    assert cfg.batch_size == C.GaussiansConfig.paper().batch_size
-    assert "W2GN_OVERRIDES (GaussiansConfig, profile paper): iterations 5000 -> 7" in capsys.readouterr().out
+    monkeypatch.setenv(C.OVERRIDES_ENV, json.dumps({"w2gn.iterations": 7, "dims": [2, 8], "iterations_by_dim": {"8": 3},
+                                                    "pretrain": {"tol": 0.5}, "AEConfig": {"iterations": 2}}))
+    cfg = C.get_config(gaussians.GaussiansConfig, "paper")
+    assert (cfg.profile, cfg.w2gn.iterations, cfg.dims, cfg.iterations_for(8)) == ("paper", 7, (2, 8), 3)
+    assert cfg.w2gn.batch_size == gaussians.GaussiansConfig.paper().w2gn.batch_size
+    assert (cfg.pretrain.tol, cfg.pretrain.iterations) == (0.5, gaussians.GaussiansConfig.paper().pretrain.iterations)
+    assert "W2GN_OVERRIDES (GaussiansConfig, profile paper): w2gn.iterations 5000 -> 7" in capsys.readouterr().out
     monkeypatch.setenv(C.OVERRIDES_ENV, json.dumps({"AEConfig": {"iterations": 2}}))
-    assert C.get_config(C.AEConfig, "paper").iterations == 2
+    assert C.get_config(autoencoder.AEConfig, "paper").iterations == 2
     # the section is AEConfig's only (get_config adds the paper profile's checkpoint folder, nothing else)
-    assert C.get_config(C.LatentOTConfig, "paper", checkpoint_dir=None) == C.LatentOTConfig.paper()
-    assert C.get_config(C.AEConfig, "paper", iterations=5).iterations == 5       # explicit arguments win
+    assert C.get_config(latent_ot.LatentOTConfig, "paper", checkpoint_dir=None) == latent_ot.LatentOTConfig.paper()
+    assert C.get_config(autoencoder.AEConfig, "paper", iterations=5).iterations == 5       # explicit arguments win
     for bad, message in (('{"iterationz": 1}', "unknown field(s) ['iterationz'] of GaussiansConfig; valid fields: seed, checkpoint_dir, dims"),
                          ('{"profile": "cpu"}', "unknown field(s) ['profile']"),
-                         ('{"iterations": "7"}', "cannot set it to '7'"), ('{"iterations": 2.5}', "cannot set it to 2.5"),
-                         ('{"dims": 2}', "GaussiansConfig.dims"), ('{"iterations": null}', "cannot be null"),
+                         ('{"w2gn.iterations": "7"}', "cannot set it to '7'"),
+                         ('{"w2gn": {"iterations": 2.5}}', "cannot set it to 2.5"),
+                         ('{"pretrain.iterationz": 1}', "unknown field(s) ['iterationz'] of GaussiansConfig.pretrain."),
+                         ('{"dims": 2}', "GaussiansConfig.dims"), ('{"w2gn.iterations": null}', "cannot be null"),
+                         ('{"w2gn.cycle": "sideways"}', "cycle must be one of"),
                          ("[1]", "must be a JSON object"),
                          ("{iterations: 1}", "not valid JSON")):
         monkeypatch.setenv(C.OVERRIDES_ENV, bad)
         with pytest.raises(ValueError, match=re.escape(message)):
-            C.get_config(C.GaussiansConfig, "paper")
+            C.get_config(gaussians.GaussiansConfig, "paper")
     monkeypatch.setenv(C.OVERRIDES_ENV, "")
-    assert C.get_config(C.ToyConfig, "smoke") == C.ToyConfig.smoke()
+    assert C.get_config(toy.ToyConfig, "smoke") == toy.ToyConfig.smoke()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

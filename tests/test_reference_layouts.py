@@ -236,31 +236,37 @@ def test_train_autoencoder_refuses_data_smaller_than_a_batch(tmp_path):
 
 # ------------------------------------------------------------------------ reference settings
 def test_presets_carry_the_reference_settings():
-    from src.configs import (AEConfig, DomainAdaptationConfig, GaussiansConfig, LatentOTConfig,
-                             StyleTransferConfig, ToyConfig, get_config)
-    from src.latent_ot import w2gn_config
+    from src.configs import get_config
+    from src.experiments.autoencoder import AEConfig
+    from src.experiments.domain_adaptation import DomainAdaptationConfig
+    from src.experiments.gaussians import GaussiansConfig
+    from src.experiments.latent_ot import LatentOTConfig
+    from src.experiments.style_transfer import StyleTransferConfig
+    from src.experiments.toy import ToyConfig
 
     for profile in ("paper", "cpu"):
         lat = get_config(LatentOTConfig, profile)
-        assert lat.dropout == 0.0
+        assert lat.icnn.dropout == 0.0
         # ψ_θ (D) is the potential in the correlation, ψ_ω (D_conj) the generator noise -> codes:
         # the reference's generator `D` has betas (0.5, 0.999), its `D_conj` (0.5, 0.995)
-        w = w2gn_config(lat, progress=False)
+        w = lat.w2gn_config("w2gn", progress=False)
         assert (w.betas, w.conj_betas, w.lr, w.weight_decay) == ((0.5, 0.995), (0.5, 0.999), 3e-4, 1e-10)
-        assert (lat.pretrain_lr, tuple(lat.pretrain_betas), lat.pretrain_weight_decay, lat.pretrain_blow,
-                lat.pretrain_tol, lat.pretrain_iterations) == (1e-4, (0.8, 0.9), 1e-10, 3.0, 1e-3, 5000)
+        pre = lat.pretrain
+        assert (pre.lr, tuple(pre.betas), pre.weight_decay, pre.blow, pre.tol, pre.iterations) == \
+            (1e-4, (0.8, 0.9), 1e-10, 3.0, 1e-3, 5000)
         da = get_config(DomainAdaptationConfig, profile)
-        assert da.w2gn_config().l1 == 1e-7 and da.w2gn_config().betas == da.w2gn_config().conj_betas == (0.8, 0.99)
-        pre = da.pretrain_kwargs()
+        assert da.w2gn.l1 == 1e-7 and da.w2gn.betas == da.w2gn.conj_betas == (0.8, 0.99)
+        pre = da.pretrain.kwargs()
         assert (pre["lr"], tuple(pre["betas"]), pre["batch_size"], pre["blow"], pre["tol"], pre["iterations"]) == \
             (1e-4, (0.8, 0.99), 128, 4.0, 0.2, 20_000)
-        assert get_config(StyleTransferConfig, profile).w2gn_config(progress=False).l1 == 1e-10
-        assert get_config(ToyConfig, profile).l1 == get_config(GaussiansConfig, profile).l1 == 1e-10
+        style = get_config(StyleTransferConfig, profile)
+        assert style.w2gn.l1 == style.pretrain.l1 == 1e-10
+        assert get_config(ToyConfig, profile).w2gn.l1 == get_config(GaussiansConfig, profile).w2gn.l1 == 1e-10
         assert get_config(AEConfig, profile).weight_decay == 1e-15
-    assert get_config(LatentOTConfig, "paper").pretrain_batch_size == 4096
+    assert get_config(LatentOTConfig, "paper").pretrain.batch_size == 4096
     toy = get_config(ToyConfig, "paper")
-    assert (toy.pretrain_blow, toy.pretrain_tol) == (1.0, 3e-5)
-    assert get_config(GaussiansConfig, "paper").pretrain_tol == 3e-5
+    assert (toy.pretrain.blow, toy.pretrain.tol) == (1.0, 3e-5)
+    assert get_config(GaussiansConfig, "paper").pretrain.tol == 3e-5
 
 
 def test_pretrain_identity_mean_reduction_and_l1():

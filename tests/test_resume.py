@@ -186,14 +186,16 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 def test_paper_profile_checkpoints_and_glue_resumes(tmp_path, monkeypatch):
     """get_config gives the paper profile (or any, with W2GN_CHECKPOINT_DIR) a checkpoint folder;
     the Gaussians glue then checkpoints, and a second call finds the finished run and loads it."""
-    from src.configs import GaussiansConfig, ToyConfig, get_config
-    from src.experiments_gaussian import run_gaussian_dim
+    from src.configs import get_config
+    from src.experiments.gaussians import GaussiansConfig, run_gaussian_dim
+    from src.experiments.toy import ToyConfig
 
     monkeypatch.delenv("W2GN_CHECKPOINT_DIR", raising=False)
     assert get_config(ToyConfig, "paper").checkpoint_dir is not None
     assert get_config(ToyConfig, "smoke").checkpoint_dir is None and get_config(ToyConfig, "smoke").checkpoint("x") is None
     monkeypatch.setenv("W2GN_CHECKPOINT_DIR", str(tmp_path / "ck"))
-    cfg = get_config(GaussiansConfig, "smoke", iterations=40, pretrain_iterations=30, eval_every=20, progress=False)
+    cfg = get_config(GaussiansConfig, "smoke", w2gn__iterations=40, pretrain__iterations=30, eval_every=20,
+                     w2gn__progress=False)
     assert cfg.checkpoint_dir == str(tmp_path / "ck")
     first = run_gaussian_dim(2, cfg)
     files = sorted(p.name for p in (tmp_path / "ck").iterdir())

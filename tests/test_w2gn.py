@@ -28,7 +28,7 @@ def grad_at(net, x, create_graph=True):
 
 
 def hand_loss(D, Dc, X, Y, lam, cycle, l1):
-    """PAPER.md's objective written out with plain autograd (independent of src.w2gn)."""
+    """The W2GN objective written out with plain autograd (independent of src.w2gn)."""
     Y_inv = grad_at(Dc, Y)
     corr = D(X).mean() + (Y_inv.detach() * Y).sum(1).mean() - D(Y_inv.detach()).mean()
     r_y = ((grad_at(D, Y_inv) - Y) ** 2).mean()

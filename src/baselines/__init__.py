@@ -7,7 +7,7 @@
 Each takes samplers with ``.sample(n) -> [n, D]``, a config dataclass, trains with a tqdm bar in
 ``fit(X_sampler, Y_sampler)`` (which returns the solver) and exposes ``push(x)``, the fitted
 forward map P → Q (and ``push_nograd``, ``history``, ``train_time_s``). W2GN itself lives in
-:mod:`src.w2gn`; :class:`~src.baselines.gaussians.W2GNMap` wraps it in the same interface.
+:mod:`src.w2gn`; :class:`src.experiments.gaussians_baselines.W2GNMap` wraps it in the same interface.
 """
 from .common import FittedMap, negative_weight_penalty, nonnegative_weights
 from .lsot import LSOT, LSOTConfig, fit_lsot

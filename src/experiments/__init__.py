@@ -1,0 +1,21 @@
+"""Experiment glue: one module per notebook, each owning its config dataclass and presets.
+
+* :mod:`.toy` — 2-D toy targets, mode coverage (``W2GN_toy_experiments``);
+* :mod:`.gaussians` — high-dimensional Gaussians and the paper's L2-UVP table
+  (``W2GN_gaussians_high_dimensions``);
+* :mod:`.gaussians_baselines` — LSOT, MM-1, MM-2 and W2GN on the same problems
+  (``W2GN_gaussians_baselines``);
+* :mod:`.benchmark` — W2GN on the Mix3toMix10 benchmark pairs (``W2GN_benchmark``);
+* :mod:`.autoencoder` — the autoencoder of the latent-space experiment (``AE_Celeba``);
+* :mod:`.latent_ot` — W2GN in the autoencoder's latent space (``W2GN_latent_space_optimal_transport``);
+* :mod:`.style_transfer` — unpaired image-to-image transport (``W2GN_style_transfer``);
+* :mod:`.domain_adaptation` — LeNet features of one digit domain onto another (``W2GN_domain_adaptation``);
+* :mod:`.color_transfer` — colour transfer between photos (``W2GN_color_transfer``);
+* :mod:`.common` — :func:`~.common.make_pair` (build → init → identity pretraining → copy).
+
+Nothing is imported eagerly: ``import src.experiments.toy`` loads just that experiment.
+"""
+
+#: the experiment modules (imported on demand, e.g. by :func:`src.configs.apply_overrides`)
+MODULES = ("toy", "gaussians", "gaussians_baselines", "benchmark", "autoencoder", "latent_ot",
+           "style_transfer", "domain_adaptation", "color_transfer")

@@ -60,7 +60,7 @@ def plot_energy_curves(curves: dict, ncols: int = 5, logy: bool = True, linthres
 
     Args:
         curves: ``{name: {"iteration": [...], "forward": [...], "inverse": [...]}}``
-            (e.g. :meth:`src.toy.EnergyTracker.as_dict`).
+            (e.g. :meth:`src.experiments.toy.EnergyTracker.as_dict`).
         logy: log y axis; symmetric-log (linear within ±``linthresh``) when a value is ≤ 0,
             which the unbiased estimator reaches at its noise level.
     """

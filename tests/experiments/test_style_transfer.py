@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from src.configs import StyleTransferConfig, get_config
+from src.configs import get_config
+from src.experiments.style_transfer import StyleTransferConfig
 from src.datasets import (
     MissingDataError, UniformImageSampler, cyclegan_domains, cyclegan_samplers, offline_photo_domains,
 )
@@ -179,12 +180,11 @@ def test_cyclegan_layout_loads_with_paper_augmentation(tmp_path):
 def test_paper_config_matches_paper():
     cfg = get_config(StyleTransferConfig, "paper")
     assert (cfg.data, cfg.image_size, cfg.width, cfg.init_scale) == ("cyclegan", 128, 128, 0.01)
-    assert (cfg.pretrain_iterations, cfg.batch_size, cfg.lambda_cycle, cfg.cycle) == (15_000, 8, 35_000, "both_mean")
-    assert (cfg.lr, tuple(cfg.betas), tuple(cfg.conj_betas), cfg.iterations) == (1e-4, (0.8, 0.99), (0.4, 0.4), 100_000)
-    assert cfg.noise_std == 0.01
-    w = cfg.w2gn_config(progress=False)
-    assert (w.lambda_cycle, w.cycle, w.batch_size, w.lr, w.l1) == (35_000, "both_mean", 8, 1e-4, 1e-10)
-    pre = cfg.pretrain_kwargs(progress=False)
+    w = cfg.w2gn_config("w2gn", progress=False)
+    assert (cfg.pretrain.iterations, w.batch_size, w.lambda_cycle, w.cycle) == (15_000, 8, 35_000, "both_mean")
+    assert (w.lr, w.betas, w.conj_betas, w.iterations, w.l1) == (1e-4, (0.8, 0.99), (0.4, 0.4), 100_000, 1e-10)
+    assert cfg.noise_std == 0.01 and w.seed == cfg.seed and not w.progress
+    pre = cfg.pretrain.kwargs(progress=False)
     assert (pre["optimizer"], pre["lr"], tuple(pre["betas"]), pre["batch_size"], pre["iterations"]) == \
         ("adamax", 1e-3, (0.9, 0.99), 8, 15_000)
     assert (pre["reduction"], pre["l1"], pre["blow"]) == ("mean", 1e-10, 1.0)

@@ -61,7 +61,7 @@ def test_training_reduces_loss_and_checkpoint_roundtrip(tmp_path):
 
 
 def test_perceptual_loss_offline_is_reported(monkeypatch, tmp_path):
-    from src.latent_ot import make_perceptual_loss
+    from src.experiments.autoencoder import make_perceptual_loss
 
     monkeypatch.delenv("W2GN_VGG_WEIGHTS", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
@@ -157,8 +157,8 @@ def test_inception_input_conversion():
 
 
 def test_fid_unavailable_without_weights(monkeypatch, tmp_path):
-    from src.configs import LatentOTConfig, get_config
-    from src.latent_ot import latent_fids
+    from src.configs import get_config
+    from src.experiments.latent_ot import LatentOTConfig, latent_fids
 
     monkeypatch.setenv(F.FID_WEIGHTS_ENV, str(tmp_path / "nope.pth"))
     with pytest.raises(FileNotFoundError, match=F.FID_WEIGHTS_ENV):

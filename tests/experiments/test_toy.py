@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from src.configs import ToyConfig, get_config
+from src.configs import get_config
 from src.distributions import StandardNormalSampler
-from src.toy import EnergyTracker, make_toy_target, mode_coverage, share_histogram
+from src.experiments.toy import ToyConfig, EnergyTracker, make_toy_target, mode_coverage, share_histogram
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +95,11 @@ def test_energy_tracker_records_both_maps():
 
 def test_toy_config_presets():
     paper = get_config(ToyConfig, "paper")
-    assert paper.hidden == (128, 128, 64) and paper.rank == 3 and paper.batch_size == 1024
+    assert paper.icnn.hidden == (128, 128, 64) and paper.icnn.rank == 3 and paper.w2gn.batch_size == 1024
     assert paper.iterations_for("8g") == 30_000 and paper.iterations_for("100g") == 100_000
-    assert paper.cycle == "inverse" and paper.lambda_cycle == 1.0 and paper.init_scale == 0.5
+    assert paper.w2gn.cycle == "inverse" and paper.w2gn.lambda_cycle == 1.0 and paper.icnn.init_scale == 0.5
     assert paper.schedule_for("100g") == [(100_000, 1e-3)]       # constant lr in the paper
     cpu = get_config(ToyConfig, "cpu")
     phases = cpu.schedule_for("100g")
-    assert sum(n for n, _ in phases) == cpu.iterations_for("100g") and phases[-1][1] < cpu.lr
+    assert sum(n for n, _ in phases) == cpu.iterations_for("100g") and phases[-1][1] < cpu.w2gn.lr
     assert get_config(ToyConfig, "smoke").profile == "smoke"

@@ -1,4 +1,5 @@
-"""The paper's Gaussian comparison: LSOT, MM-1, MM-2 and W2GN on the same problems.
+"""The paper's Gaussian comparison: LSOT, MM-1, MM-2 and W2GN on the same problems
+(notebooks/W2GN_gaussians_baselines.ipynb).
 
 P = N(0, Σ_X), Q = N(0, Σ_Y) from :func:`src.gaussian.random_gaussian_problem`; every ICNN
 method uses the W2GN Gaussians settings (DenseICNN(D, [max(128,D), max(128,D), max(64,D)],
@@ -13,29 +14,71 @@ import time
 
 import torch
 
-from ..distributions import NormalSampler, StandardNormalSampler
-from ..gaussian import GaussianProblem
-from ..icnn import DenseICNN, init_normal_
-from ..metrics import l2_uvp
-from ..w2gn import W2GNConfig, W2GNTrainer, pretrain_identity
-from .common import FittedMap
-from .lsot import LSOT, LSOTConfig
-from .mm1 import MM1, MM1Config
-from .mm2 import MM2, MM2Config
+from dataclasses import dataclass, field
 
-__all__ = ["METHODS", "PAPER_L2_UVP", "W2GNMap", "gaussian_icnn", "pretrained_icnn",
+from ..baselines import LSOT, MM1, MM2, FittedMap, LSOTConfig, MM1Config, MM2Config
+from ..configs import ExperimentConfig, PretrainSpec
+from ..distributions import NormalSampler, StandardNormalSampler
+from ..gaussian import GaussianProblem, random_gaussian_problem
+from ..icnn import DenseICNN
+from ..metrics import l2_uvp
+from ..w2gn import W2GNConfig, W2GNTrainer
+from .common import pretrained_net
+from .gaussians import PAPER_DIMS, PAPER_TABLE, gaussian_hidden_sizes
+
+__all__ = ["GaussiansBaselinesConfig", "METHODS", "PAPER_L2_UVP", "W2GNMap", "gaussian_icnn", "pretrained_icnn",
            "problem_samplers", "evaluate_l2_uvp", "run_method", "run_comparison", "comparison_table"]
 
 METHODS = ("LSOT", "MM-1", "MM-2", "W2GN")
 
-#: L2-UVP % of the paper's Gaussian table (strings as printed there: "<1", ">50").
-PAPER_L2_UVP = {
-    "dims": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
-    "LSOT": ["<1", "3.7", "7.5", "14.3", "23", "34.7", "46.9", ">50", ">50", ">50", ">50", ">50"],
-    "MM-1": ["<1", "<1", "<1", "<1", "<1", "1.2", "1.4", "1.3", "1.5", "1.6", "1.8", "2.7"],
-    "MM-2": ["<1", "<1", "<1", "<1", "<1", "<1", "1", "1.1", "1.2", "1.3", "1.5", "2.1"],
-    "W2GN": ["<1", "<1", "<1", "<1", "<1", "<1", "1", "1.1", "1.3", "1.3", "1.8", "1.5"],
-}
+#: the paper's Gaussian table (L2-UVP %, strings as printed there: "<1", ">50") with its dimensions
+PAPER_L2_UVP = {"dims": list(PAPER_DIMS), **PAPER_TABLE}
+
+
+@dataclass
+class GaussiansBaselinesConfig(ExperimentConfig):
+    """LSOT, MM-1, MM-2 and W2GN on the paper's random Gaussian problems (same budget each).
+
+    Shared: ``batch_size``, ``iterations`` (outer steps of every method; LSOT makes that many
+    dual steps and then that many map steps), ``lr`` (Adam of the ICNN methods). ICNN methods use
+    DenseICNN(D, [max(128,D), max(128,D), max(64,D)], rank 1, dropout 0, sc 5e-2), N(0,1)·
+    ``init_scale`` init and one identity pretraining per D (``pretrain``) shared by all three.
+    W2GN: λ = min(D, 50), cycle ``both_sum``. ``n_eval`` fresh samples of P for L2-UVP.
+    """
+
+    dims: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    problem_seed: int = 0
+    methods: tuple = ("LSOT", "MM-1", "MM-2", "W2GN")
+    batch_size: int = 256
+    iterations: int = 5000
+    lr: float = 3e-4
+    init_scale: float = 1 / 20
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=1000, lr=1e-3, blow=3.0, tol=1e-2, batch_size=256))
+    lsot_regularization: str = "l2"
+    lsot_epsilon: float = 0.01
+    lsot_lr: float = 1e-3
+    mm1_inner_solver: str = "lbfgs"
+    mm1_inner_iterations: int = 20
+    mm1_inner_tol: float = 1e-3
+    mm1_pool_batches: int = 8
+    mm2_inner_iterations: int = 10
+    mm2_neg_penalty: float = 1.0
+    n_eval: int = 2 ** 14
+    log_every: int = 50
+    progress: bool = True
+
+    @classmethod
+    def cpu(cls):
+        # D = 2 … 64 and 500 steps instead of 5000 per method (whole notebook ≲ 15 min on 2 cores)
+        return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), iterations=500, pretrain__iterations=500,
+                             mm2_inner_iterations=5, n_eval=8192)
+
+    @classmethod
+    def smoke(cls):
+        return cls().replace(profile="smoke", dims=(2, 4), iterations=15, pretrain__iterations=30,
+                             mm1_inner_iterations=5, mm2_inner_iterations=2, n_eval=1024, log_every=10,
+                             progress=False)
 
 
 class W2GNMap(FittedMap):
@@ -60,22 +103,17 @@ class W2GNMap(FittedMap):
 def gaussian_icnn(dim: int, device=None) -> DenseICNN:
     """The paper's Gaussians ICNN: DenseICNN(D, [max(128,D), max(128,D), max(64,D)], rank 1,
     dropout 0, strong convexity 5e-2)."""
-    return DenseICNN(dim, [max(128, dim), max(128, dim), max(64, dim)], rank=1, dropout=0.0,
-                     strong_convexity=5e-2).to(device)
+    return DenseICNN(dim, gaussian_hidden_sizes(dim), rank=1, dropout=0.0, strong_convexity=5e-2).to(device)
 
 
 def pretrained_icnn(dim: int, cfg, device=None) -> tuple[DenseICNN, float]:
     """A :func:`gaussian_icnn` initialised N(0,1)·``cfg.init_scale`` (seeded by ``cfg.seed``) and
     pretrained to the identity; returns it and the pretraining wall time (s)."""
     start = time.perf_counter()
-    net = gaussian_icnn(dim, device)
-    init_normal_(net, cfg.init_scale, generator=torch.Generator().manual_seed(cfg.seed))
-    pretrain_identity(net, StandardNormalSampler(dim, device=device, seed=cfg.seed + 1),
-                      iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=cfg.pretrain_blow,
-                      tol=cfg.pretrain_tol, batch_size=cfg.batch_size, progress=cfg.progress,
-                      checkpoint_path=cfg.checkpoint(f"d{dim}_pretrain"))
+    net, _ = pretrained_net(lambda: gaussian_icnn(dim, device), cfg.init_scale, cfg.seed,
+                            StandardNormalSampler(dim, device=device, seed=cfg.seed + 1),
+                            cfg.pretrain, device, cfg.checkpoint(f"d{dim}_pretrain"), cfg.progress)
     return net, time.perf_counter() - start
-
 
 def problem_samplers(problem: GaussianProblem, seed: int, device=None) -> tuple[NormalSampler, NormalSampler]:
     """Samplers of P and Q of ``problem`` (seeds ``seed`` and ``seed + 1``; the problem itself
@@ -152,8 +190,6 @@ def run_comparison(cfg, device=None, methods=None, dims=None, verbose: bool = Tr
         ``{"l2_uvp": {method: {"D": %}}, "wall_time_s": {...}, "train_time_s": {...},
         "pretrain_time_s": {"D": s}, "models": {method: {"D": fitted map}}}``.
     """
-    from ..gaussian import random_gaussian_problem
-
     methods = tuple(methods or cfg.methods)
     out = {"l2_uvp": {m: {} for m in methods}, "wall_time_s": {m: {} for m in methods},
            "train_time_s": {m: {} for m in methods}, "pretrain_time_s": {}, "models": {m: {} for m in methods}}

@@ -1,0 +1,112 @@
+"""W2GN on the Wasserstein-2 benchmark pairs Mix3toMix10 (notebooks/W2GN_benchmark.ipynb): the
+config and the run of one dimension; the pairs and their scores live in :mod:`src.benchmark`."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..benchmark import Mix3ToMix10
+from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
+from ..distributions import StandardNormalSampler
+from ..w2gn import train
+from .common import make_pair
+
+__all__ = ["BenchmarkConfig", "make_benchmark_nets", "train_w2gn_on_benchmark"]
+
+
+@dataclass
+class BenchmarkConfig(ExperimentConfig):
+    """W2GN on the Wasserstein-2 benchmark pairs Mix3toMix10 with the benchmark's protocol:
+    DenseICNN(D, [max(2D, 64), max(2D, 64), max(D, 32)], rank 1, no dropout, strong convexity
+    1e-4), init N(0, 1)·0.1, identity pretraining (blow 3), Adam lr 1e-3 with default betas for
+    both nets, batch 1024, λ = D, cycle on both directions, 250k steps; the FINAL weights are
+    scored (no selection by the true map).
+
+    ``root``: folder holding ``Mix3toMix10/{D}_v1.pt, {D}_v2.pt``; ``None`` looks at env
+    ``W2GN_W2BENCH``, then the copy shipped in ``data/w2bench`` (D ≤ 128), then the download
+    cache (see :func:`src.benchmark.locate_root`).
+    """
+
+    dims: tuple = (2, 4, 8, 16, 32, 64, 128)
+    root: str | None = None
+    icnn: ICNNSpec = field(default_factory=lambda: ICNNSpec(   # widths from D, see make_benchmark_nets
+        rank=1, dropout=0.0, strong_convexity=1e-4, init_scale=0.1))
+    pretrain: PretrainSpec = field(default_factory=lambda: PretrainSpec(
+        iterations=10_000, lr=1e-3, blow=3.0, tol=1e-3, batch_size=1024))
+    w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(   # λ and log_every: set per dimension
+        batch_size=1024, lr=1e-3, betas=(0.9, 0.999), conj_betas=(0.9, 0.999), cycle="both_sum",
+        iterations=250_000))
+    lambda_per_dim: float = 1.0          # λ = lambda_per_dim · D
+    iterations_by_dim: dict = field(default_factory=dict)
+    eval_every: int = 5000
+    estimate_size: int = 2 ** 16
+
+    def iterations_for(self, dim: int) -> int:
+        return int(self.iterations_by_dim.get(dim, self.w2gn.iterations))
+
+    @classmethod
+    def cpu(cls):
+        return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=2000,
+                             w2gn__progress=False, pretrain__iterations=1000, eval_every=250)
+
+    @classmethod
+    def smoke(cls):
+        return cls().replace(profile="smoke", dims=(2,), w2gn__iterations=100, w2gn__batch_size=256,
+                             w2gn__progress=False, pretrain__iterations=200, pretrain__batch_size=256,
+                             eval_every=50, estimate_size=2 ** 12)
+
+def make_benchmark_nets(dim: int, cfg, device=None):
+    """ψ_θ (``D``) and ψ_ω (``D_conj``) with the benchmark's protocol: DenseICNN(D,
+    [max(2D, 64), max(2D, 64), max(D, 32)], rank 1), init N(0, 1)·``cfg.icnn.init_scale``, ψ_θ
+    pretrained to the identity on ``cfg.pretrain.blow``·N(0, I), ψ_ω a copy of it.
+
+    Args:
+        cfg: a :class:`BenchmarkConfig`.
+    """
+    hidden = [max(2 * dim, 64), max(2 * dim, 64), max(dim, 32)]
+    return make_pair(lambda: cfg.icnn.dense(dim, hidden), cfg.icnn.init_scale, cfg.seed * 100_003 + dim,
+                     StandardNormalSampler(dim, device=device, seed=cfg.seed + 7), cfg.pretrain, device,
+                     cfg.checkpoint(f"d{dim}_pretrain"), cfg.w2gn.progress)
+
+
+def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
+    """Train W2GN on ``bench`` with ``cfg`` (a :class:`BenchmarkConfig`) and score the
+    final weights. The scores are also recorded every ``cfg.eval_every`` steps for the curves;
+    they are never used to pick weights.
+
+    Returns:
+        dict with ``final`` (the :meth:`Mix3ToMix10.score` of the final weights), ``curve``
+        (iteration, l2_uvp_fwd, cos_fwd, l2_uvp_inv, cos_inv lists), ``history`` (the trainer's),
+        ``time_s``, ``pretrain_loss``, ``D``, ``D_conj``.
+    """
+    start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    D, D_conj, pre = make_benchmark_nets(bench.dim, cfg, device)
+    n_iter = cfg.iterations_for(bench.dim)
+    w2cfg = cfg.w2gn_config(f"d{bench.dim}_{n_iter}", lambda_cycle=float(cfg.lambda_per_dim * bench.dim),
+                            iterations=n_iter, log_every=min(cfg.eval_every, max(n_iter, 1)))
+    curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
+
+    def record(iteration, D_, D_conj_):
+        s = bench.score(D_, D_conj_)
+        curve["iteration"].append(iteration)
+        for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"):
+            curve[k].append(s[k])
+        return s
+
+    def track(iteration, D_, D_conj_, logs):
+        if iteration % cfg.eval_every == 0:
+            record(iteration, D_, D_conj_)
+        return True
+
+    record(0, D, D_conj)
+    track.state_dict, track.load_state_dict = (lambda: {"curve": curve}), (lambda s: curve.update(s["curve"]))
+    history = train(D, D_conj, bench.input_sampler, bench.output_sampler, w2cfg, callback=track) if n_iter else {}
+    final = bench.score(D, D_conj)
+    if not curve["iteration"] or curve["iteration"][-1] != n_iter:
+        for k, v in (("iteration", n_iter), *((k, final[k]) for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"))):
+            curve[k].append(v)
+    return {"final": final, "curve": curve, "history": history, "time_s": time.perf_counter() - start,
+            "pretrain_loss": float(pre), "D": D, "D_conj": D_conj}

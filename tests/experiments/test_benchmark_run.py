@@ -1,0 +1,25 @@
+"""W2GN on a benchmark pair (the shipped D = 2 checkpoints): the run glue of the notebook."""
+import math
+
+import torch
+
+from src.benchmark import Mix3ToMix10
+from src.experiments.benchmark import BenchmarkConfig, make_benchmark_nets, train_w2gn_on_benchmark
+
+
+def _cfg():
+    return BenchmarkConfig.smoke().replace(w2gn__iterations=20, w2gn__batch_size=64, pretrain__iterations=20,
+                                           pretrain__batch_size=64, eval_every=10, estimate_size=1024)
+
+
+def test_benchmark_nets_start_as_equal_copies():
+    D, D_conj, loss = make_benchmark_nets(2, _cfg())
+    assert math.isfinite(loss) and D.hidden_layer_sizes == [64, 64, 32]
+    assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D_conj.state_dict().values()))
+
+
+def test_run_scores_the_final_weights_and_records_the_curve():
+    out = train_w2gn_on_benchmark(Mix3ToMix10(2), _cfg())
+    assert out["curve"]["iteration"] == [0, 10, 20]
+    assert out["curve"]["l2_uvp_fwd"][-1] == out["final"]["l2_uvp_fwd"]
+    assert all(math.isfinite(out["final"][k]) for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"))
