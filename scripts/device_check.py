@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import platform
@@ -52,11 +51,9 @@ NO_CUDA_MESSAGE = ("device_check: no CUDA device is available (torch {torch}, bu
 
 def _load(relative: str):
     """Import a file of the repository (benchmarks/, tests/) as a module."""
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from src.utils import load_file_module
+
+    return load_file_module(ROOT / relative)
 
 
 def _sync() -> None:

@@ -1,4 +1,3 @@
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load_script(relative: str):
     """Import a script of the repository (benchmarks/, scripts/) as a module."""
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from src.utils import load_file_module
+
+    return load_file_module(ROOT / relative)
 
 
 @pytest.fixture(autouse=True)
