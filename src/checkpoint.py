@@ -90,12 +90,14 @@ def digest(obj) -> str:
 
 
 def write_checkpoint(path, state: dict) -> None:
-    """Write ``state`` (plain data and tensors) atomically with its format tag and checksum."""
+    """Write ``state`` (plain data and tensors) atomically with its format tag and checksum
+    (the file's folder is created if missing)."""
     state = dict(state, format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION)
     state.pop("checksum", None)
     state["checksum"] = digest(state)
     # temporary files left by a killed save of this checkpoint (one writer per run file)
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    os.makedirs(folder, exist_ok=True)
     for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
         with contextlib.suppress(OSError):
             os.unlink(leftover)

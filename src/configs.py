@@ -138,13 +138,12 @@ class ExperimentConfig:
     checkpoint_dir: str | None = None
 
     def checkpoint(self, name: str) -> str | None:
-        """The checkpoint file of run ``name`` of this experiment (created folder), or ``None``
-        when ``checkpoint_dir`` is unset. Pass it as ``checkpoint_path`` to
+        """The checkpoint file of run ``name`` of this experiment (its folder is made at the first
+        save), or ``None`` when ``checkpoint_dir`` is unset. Pass it as ``checkpoint_path`` to
         :func:`src.w2gn.pretrain_identity` / :class:`src.w2gn.W2GNConfig`: a run whose file
         exists resumes (or, finished, is just loaded). Delete the file to train afresh."""
         if self.checkpoint_dir is None:
             return None
-        os.makedirs(self.checkpoint_dir, exist_ok=True)
         return os.path.join(self.checkpoint_dir, f"{type(self).__name__}_{self.profile}_{name}.pt")
 
     @classmethod
