@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .utils import atomic_torch_save
+from .utils import atomic_torch_save, weights_file
 
 __all__ = ["Encoder", "Decoder", "Autoencoder", "CelebaAutoencoder", "VGGPerceptualLoss", "find_vgg16_weights",
            "autoencoder_loss", "train_autoencoder", "save_autoencoder", "load_autoencoder",
@@ -145,16 +145,7 @@ class CelebaAutoencoder(Autoencoder):
 def find_vgg16_weights() -> Path | None:
     """A local VGG16 (ImageNet) state dict: env ``W2GN_VGG_WEIGHTS`` or torchvision's file in the
     torch hub cache (``<hub>/checkpoints/vgg16-397923af.pth``); None when there is none (offline)."""
-    env = os.environ.get(VGG_WEIGHTS_ENV)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{VGG_WEIGHTS_ENV}={env} is not a file (expected torchvision's "
-                                    "vgg16-397923af.pth state dict)")
-        return path
-    ckpt = Path(torch.hub.get_dir()) / "checkpoints"
-    found = sorted(ckpt.glob("vgg16-*.pth")) if ckpt.is_dir() else []
-    return found[0] if found else None
+    return weights_file(VGG_WEIGHTS_ENV, "torchvision's vgg16-397923af.pth state dict", "vgg16-*.pth")
 
 
 class VGGPerceptualLoss(nn.Module):

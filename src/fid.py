@@ -29,7 +29,7 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
-from .utils import atomic_open
+from .utils import atomic_open, weights_file
 
 __all__ = [
     "FID_WEIGHTS_ENV", "find_fid_weights", "fid_available", "load_torchscript_inception",
@@ -58,26 +58,14 @@ def _helper_weights() -> Path | None:
     return None
 
 
-def _hub_weights() -> Path | None:
-    ckpt = Path(torch.hub.get_dir()) / "checkpoints"
-    found = sorted(ckpt.glob("pt_inception-2015-12-05*.pth")) if ckpt.is_dir() else []
-    return found[0] if found else None
-
-
 def find_fid_weights() -> Path | None:
     """Path of usable FID Inception weights (see the module docstring for the order), or None.
 
     Raises:
         FileNotFoundError: env ``W2GN_FID_WEIGHTS`` is set but names no file.
     """
-    env = os.environ.get(FID_WEIGHTS_ENV)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{FID_WEIGHTS_ENV}={env} is not a file; point it at pytorch-fid's "
-                                    "pt_inception-2015-12-05-*.pth or a TorchScript FID Inception (.pt)")
-        return path
-    return _hub_weights() or _helper_weights()
+    return weights_file(FID_WEIGHTS_ENV, "pytorch-fid's pt_inception-2015-12-05-*.pth or a TorchScript FID "
+                        "Inception (.pt)", "pt_inception-2015-12-05*.pth") or _helper_weights()
 
 
 def fid_available() -> bool:

@@ -88,6 +88,23 @@ def atomic_torch_save(obj, path) -> None:
         torch.save(obj, f)
 
 
+def weights_file(env_var: str, expected: str, hub_pattern: str):
+    """A local weights file: the path in env ``env_var`` if set (it must be a file, else
+    FileNotFoundError naming ``expected``), else the first file of the torch hub cache
+    (``<hub>/checkpoints/``) matching ``hub_pattern``, else None (e.g. offline)."""
+    from pathlib import Path
+
+    env = os.environ.get(env_var)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{env_var}={env} is not a file; expected {expected}")
+        return path
+    ckpt = Path(torch.hub.get_dir()) / "checkpoints"
+    found = sorted(ckpt.glob(hub_pattern)) if ckpt.is_dir() else []
+    return found[0] if found else None
+
+
 def load_file_module(path):
     """Import a Python file that is not in a package (a script of ``benchmarks/``, ``scripts/``)
     as a module named after its stem."""
