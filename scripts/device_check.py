@@ -70,16 +70,10 @@ def _peak_mib() -> float | None:
 
 
 def _atomic_write_json(path: Path, record: dict) -> None:
+    from src.utils import atomic_write_text
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
 
 
 # ------------------------------------------------------------------------------ 1. versions

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -38,6 +37,8 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own image dependency)
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from src.utils import atomic_open  # noqa: E402  (temporary file, fsync, rename)
 
 #: figures README shows (file name → what it is); the poster is written beside them
 PICS = {
@@ -212,9 +213,7 @@ def save(fig, path: Path, dpi: float = 100, quantize: bool = False):
     ``quantize`` reduces them to 256 colours (octree, Floyd–Steinberg dithering) — for figures with
     photographs, which would otherwise be too large for a README (the SVG poster keeps full colour)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_open(path, "wb") as f:
         if path.suffix == ".png":
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=dpi, metadata=PNG_META)
@@ -223,16 +222,9 @@ def save(fig, path: Path, dpi: float = 100, quantize: bool = False):
                 img = img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
                 pal = img.getpalette()  # the octree's near-white entry back to the background's white
                 img.putpalette([255 if min(pal[i - i % 3:i - i % 3 + 3]) >= 248 else v for i, v in enumerate(pal)])
-            img.save(tmp, format="PNG", optimize=True)
+            img.save(f, format="PNG", optimize=True)
         else:
-            fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, metadata=SVG_META)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+            fig.savefig(f, format=path.suffix[1:], dpi=dpi, metadata=SVG_META)
 
 
 def fmt_small(x: float, digits: int = 4) -> str:
