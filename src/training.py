@@ -7,7 +7,10 @@ import numbers
 
 import torch
 
-__all__ = ["NonFiniteLossError", "make_optimizer", "load_optimizer_state", "sample_checked", "L1"]
+__all__ = ["NonFiniteLossError", "make_optimizer", "load_optimizer_state", "sample_checked", "L1", "scheduled_lr",
+           "LR_SCHEDULES"]
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -21,6 +24,22 @@ def is_int(value) -> bool:
 
 def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def scheduled_lr(lr: float, step: int, total: int, schedule: str = "constant", warmup: int = 0,
+                 lr_end: float = 0.0) -> float:
+    """Learning rate of the optimiser step ``step`` (0-based) of a run of ``total`` steps: a linear
+    warm-up from ``lr / warmup`` to ``lr`` over the first ``warmup`` steps, then ``lr`` held
+    (``"constant"``) or decayed along half a cosine to ``lr_end`` at step ``total``
+    (``"cosine"``); steps past ``total`` keep the last value."""
+    if warmup > 0 and step < warmup:
+        return lr * (step + 1) / warmup
+    if schedule == "constant":
+        return lr
+    if schedule != "cosine":
+        raise ValueError(f"lr schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+    progress = min(max((step - warmup) / max(total - warmup, 1), 0.0), 1.0)
+    return lr_end + (lr - lr_end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def abs_sum(tensors) -> torch.Tensor:

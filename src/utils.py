@@ -184,24 +184,32 @@ class ExperimentRecord:
         self.experiment, self.profile, self.seed, self.data = experiment, profile, seed, data
         self.device = describe_device(device)
         self.start = _time.perf_counter()
+        self.cpu_start = _time.process_time()
         print(f"experiment: {experiment}\nprofile:    {profile}\ndevice:     {self.device}\n"
               f"torch:      {torch.__version__}\nseed:       {seed}\ndata:       {data}")
 
     def elapsed(self) -> float:
         return _time.perf_counter() - self.start
 
+    def cpu_time(self) -> float:
+        """CPU seconds this process used since creation (all its threads): with one thread, the
+        time the run takes on one core even when other processes share the machine."""
+        return _time.process_time() - self.cpu_start
+
     def save(self, metrics: dict, **extra) -> dict:
         """Write and return the record; ``metrics`` must be JSON-serialisable (floats, dicts)."""
         record = {
             "experiment": self.experiment, "profile": self.profile, "device": self.device,
             "torch": torch.__version__, "python": _platform.python_version(), "seed": self.seed,
-            "data": self.data, "wall_time_s": round(self.elapsed(), 1), "metrics": metrics, **extra,
+            "data": self.data, "wall_time_s": round(self.elapsed(), 1), "cpu_time_s": round(self.cpu_time(), 1),
+            "torch_threads": torch.get_num_threads(), "metrics": metrics, **extra,
         }
         out = results_dir()
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{self.experiment}.json"
         atomic_write_text(path, _json.dumps(record, indent=2, default=_to_builtin) + "\n")
-        print(f"wrote {path} (wall time {record['wall_time_s']} s)")
+        print(f"wrote {path} (wall time {record['wall_time_s']} s, CPU time {record['cpu_time_s']} s "
+              f"on {record['torch_threads']} thread(s))")
         return record
 
 

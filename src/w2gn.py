@@ -41,8 +41,8 @@ from .checkpoint import (CheckpointError, check_same_run, global_rng_state, load
                          set_global_rng_state, write_checkpoint)
 from .fast import adam as fast_adam, memory as fast_memory, objective as fast_objective
 from .pretrain import pretrain_identity
-from .training import (L1, NonFiniteLossError, arch, implementation as _implementation, is_int, is_real,  # noqa: F401
-                       load_optimizer_state, make_optimizer, sample_checked)
+from .training import (L1, LR_SCHEDULES, NonFiniteLossError, arch, implementation as _implementation,  # noqa: F401
+                       is_int, is_real, load_optimizer_state, make_optimizer, sample_checked, scheduled_lr)
 
 __all__ = [
     "W2GN", "W2GNConfig", "W2GNTrainer", "pretrain_identity", "train", "get_trainer", "w2gn_losses",
@@ -58,7 +58,12 @@ class W2GNConfig:
 
     Attributes:
         batch_size: samples of P and of Q per step.
-        lr: Adam learning rate of both nets.
+        lr: Adam learning rate of both nets (the peak one with a schedule).
+        lr_schedule: ``"constant"`` (the paper's) or ``"cosine"``: decay along half a cosine from
+            ``lr`` to ``lr_end`` over the steps 0 … ``iterations`` (counted from the run's first
+            step; see :func:`src.training.scheduled_lr`).
+        warmup: steps of linear learning-rate warm-up at the start (0: none, the paper's).
+        lr_end: the learning rate the cosine schedule ends at.
         betas: Adam betas of ψ_θ (``D``).
         conj_betas: Adam betas of ψ_ω (``D_conj``).
         weight_decay: Adam weight decay of both nets.
@@ -81,6 +86,9 @@ class W2GNConfig:
 
     batch_size: int = 1024
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    warmup: int = 0
+    lr_end: float = 0.0
     betas: tuple[float, float] = (0.8, 0.99)
     conj_betas: tuple[float, float] = (0.4, 0.4)
     weight_decay: float = 0.0
@@ -100,16 +108,18 @@ class W2GNConfig:
             if len(b) != 2 or not all(is_real(v) and 0 <= v < 1 for v in b):
                 raise ValueError(f"{name} must be two numbers in [0, 1), got {b}")
             setattr(self, name, tuple(float(v) for v in b))
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.cycle not in CYCLE_VARIANTS:
             raise ValueError(f"cycle must be one of {CYCLE_VARIANTS}, got {self.cycle!r}")
-        for name in ("lambda_cycle", "lr", "weight_decay", "l1"):
+        for name in ("lambda_cycle", "lr", "weight_decay", "l1", "lr_end"):
             value = getattr(self, name)
             if not (is_real(value) and (value > 0 if name == "lr" else value >= 0)):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '≥ 0'}, got {value!r}")
-        for name in ("batch_size", "iterations", "log_every", "checkpoint_every"):
+        for name in ("batch_size", "iterations", "log_every", "checkpoint_every", "warmup"):
             value = getattr(self, name)
-            if not is_int(value) or value < (0 if name == "iterations" else 1):
-                kind = "an integer ≥ 0" if name == "iterations" else "a positive integer"
+            if not is_int(value) or value < (0 if name in ("iterations", "warmup") else 1):
+                kind = "an integer ≥ 0" if name in ("iterations", "warmup") else "a positive integer"
                 raise ValueError(f"{name} must be {kind}, got {value!r}")
             setattr(self, name, int(value))
         if self.seed is not None and not is_int(self.seed):
@@ -310,6 +320,11 @@ class W2GN:
             else:
                 torch._foreach_copy_(self._backup, [p.detach() for p in self._params])
         opts, quick = (self.opt, self.opt_conj), fast.enabled()
+        if c.lr_schedule != "constant" or c.warmup:
+            lr = scheduled_lr(c.lr, self.iteration, c.iterations, c.lr_schedule, c.warmup, c.lr_end)
+            for opt in opts:
+                for group in opt.param_groups:
+                    group["lr"] = lr
         for opt in opts:
             fast_adam.zero_grad(opt) if quick else opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -376,7 +391,9 @@ class W2GN:
             if state.get("kind") != "train" or "run_end" not in state:
                 raise CheckpointError(f"{path} is not a checkpoint of a resumable W2GN training run "
                                       f"(kind {state.get('kind', 'saved by save_checkpoint')!r})")
-            now = {k: v for k, v in c.to_dict().items() if k not in _RESUME_FREE}
+            defaults = W2GNConfig().to_dict()  # settings newer than the checkpoint count at their default
+            now = {k: v for k, v in c.to_dict().items()
+                   if k not in _RESUME_FREE and (k in state["config"] or v != defaults.get(k))}
             check_same_run(path, state["config"], now, "training run")
             self.load_state_dict(state)
             self.set_config(c)

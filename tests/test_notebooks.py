@@ -44,4 +44,4 @@ def test_notebook_runs_in_smoke_profile(path, tmp_path, monkeypatch):
     for r in results:
         record = json.loads(r.read_text())
         assert record["profile"] == "smoke"
-        assert {"experiment", "device", "torch", "seed", "data", "wall_time_s", "metrics"} <= set(record)
+        assert {"experiment", "device", "torch", "seed", "data", "wall_time_s", "cpu_time_s", "metrics"} <= set(record)

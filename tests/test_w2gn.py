@@ -374,3 +374,26 @@ def test_config_from_dict_ignores_the_removed_compile_option():
     """Checkpoints written while W2GNConfig had a ``compile`` field still load."""
     d = W2GNConfig(iterations=3).to_dict()
     assert W2GNConfig.from_dict({**d, "compile": False}) == W2GNConfig(iterations=3)
+
+
+def test_lr_schedule_warmup_then_cosine_reaches_lr_end():
+    """scheduled_lr: linear warm-up to lr, then half a cosine down to lr_end at the last step;
+    the trainer hands exactly these rates to both optimisers."""
+    from src.training import scheduled_lr
+    lr, total = 1e-3, 20
+    assert scheduled_lr(lr, 0, total, "cosine", warmup=4) == pytest.approx(lr / 4)
+    assert scheduled_lr(lr, 3, total, "cosine", warmup=4) == pytest.approx(lr)
+    assert scheduled_lr(lr, 12, total, "cosine", warmup=4, lr_end=1e-5) == pytest.approx(1e-5 + (lr - 1e-5) / 2)
+    assert scheduled_lr(lr, total, total, "cosine", lr_end=1e-5) == pytest.approx(1e-5)
+    assert scheduled_lr(lr, 7, total) == lr
+    with pytest.raises(ValueError, match="lr_schedule"):
+        W2GNConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="warmup"):
+        W2GNConfig(warmup=-1)
+    pb, X, Y = small_problem(2)
+    D, Dc = make_nets(2)
+    cfg = W2GNConfig(batch_size=32, iterations=6, log_every=3, progress=False, lr_schedule="cosine", warmup=2,
+                     lr_end=1e-4)
+    model = W2GN(D, Dc, cfg).fit(X, Y)
+    want = scheduled_lr(cfg.lr, 5, 6, "cosine", 2, 1e-4)
+    assert all(g["lr"] == pytest.approx(want) for o in (model.opt, model.opt_conj) for g in o.param_groups)
