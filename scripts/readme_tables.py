@@ -177,11 +177,23 @@ NOTEBOOKS = (  # notebook, results file, experiment, data in the cpu profile
 
 
 def notebooks_table(root: Path = ROOT) -> str:
-    rows = ["| notebook | experiment | data in `cpu` profile | cpu wall time |", "|---|---|---|---|"]
+    rows = ["| notebook | experiment | data in `cpu` profile | wall time | CPU time (threads) |",
+            "|---|---|---|---|---|"]
+    walls, cpus = [], []
     for nb, res, what, data in NOTEBOOKS:
         path = root / "results" / f"{res}.json"
-        t = f"{json.loads(path.read_text())['wall_time_s']:.0f} s" if path.exists() else "–"
-        rows.append(f"| `{nb}` | {what} | {data} | {t} |")
+        record = json.loads(path.read_text()) if path.exists() else {}
+        walls.append(record.get("wall_time_s"))
+        cpus.append(record.get("cpu_time_s"))
+        wall = f"{record['wall_time_s']:.0f} s" if "wall_time_s" in record else "–"
+        cpu = (f"{record['cpu_time_s']:.0f} s ({record.get('torch_threads', '?')})" if "cpu_time_s" in record
+               else "not recorded")
+        rows.append(f"| `{nb}` | {what} | {data} | {wall} | {cpu} |")
+    if all(w is not None for w in walls):
+        known = [c for c in cpus if c is not None]
+        cpu_total = (f"{sum(known) / 60:.0f} min" + ("" if len(known) == len(cpus) else f" ({len(known)} of {len(cpus)})")
+                     if known else "not recorded")
+        rows.append(f"| all | | | {sum(walls) / 60:.0f} min | {cpu_total} |")
     return "\n".join(rows)
 
 
