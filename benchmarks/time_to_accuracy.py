@@ -19,10 +19,12 @@ decides, and the first step it confirms is the crossing. A run stops when every 
 reached or when the clock passes ``--cap`` seconds; a threshold not reached is recorded as such,
 with the best estimate and the last full score, and an extrapolation labelled as an estimate: a
 straight line through log L2-UVP against log seconds over the second half of the curve (``null``
-where the curve does not fall there). Both implementations compute the same steps, so their curves
+where the curve does not fall there; a crude guide where the curve is no power law). Both implementations compute the same steps, so their curves
 agree up to float rounding (the largest difference is recorded); where one reached a threshold and
-the other did not, the other also gets ``same_trajectory_estimate``: the crossing step times its
-own measured seconds per step (also an estimate, labelled so).
+the other did not, the other also gets ``same_trajectory_estimate``: the crossing step (else, when
+neither reached it, the extrapolated step of the run that got further) times its own measured
+seconds per step (also an estimate, labelled so). ``--reanalyse JSON`` recomputes the estimates of
+a written record from its stored curves.
 
 The clock is this process's CPU time (``--clock cpu``, the default): with one thread it is the time
 the run takes on one core of its own, also on a shared machine; ``--clock wall`` uses the wall clock
@@ -164,37 +166,58 @@ def run(impl, bench, D, D_conj, w2cfg, sampler_states, thresholds, cap, eval_eve
         steps += n
         point()
     final = bench.score(*scored())
-    rate = steps / train_s if train_s > 0 else float("nan")
-    to = {}
-    for thr in sorted(thresholds, reverse=True):
-        to[f"{thr:g}"] = crossings.get(thr) or {
-            "reached": False, "best_l2_uvp_fwd_estimate": min(curve["l2_uvp_fwd"]),
-            "last_l2_uvp_fwd": round(final["l2_uvp_fwd"], 4),
-            "extrapolation": extrapolate(curve["seconds"], curve["l2_uvp_fwd"], thr, rate)}
-    return {"impl": IMPL_NAMES[impl], "steps": steps, "train_s": round(train_s, 2), "wall_s": round(wall_s, 2),
-            "sample_s": round(sample_s, 2), "ms_per_step": round(1e3 * train_s / max(steps, 1), 3),
-            "stopped": stopped, "to": to, "final": {k: round(v, 4) for k, v in final.items()},
-            "full_scores": full_scores, "curve": curve}
+    record = {"impl": IMPL_NAMES[impl], "steps": steps, "train_s": round(train_s, 2), "wall_s": round(wall_s, 2),
+              "sample_s": round(sample_s, 2), "ms_per_step": round(1e3 * train_s / max(steps, 1), 3),
+              "stopped": stopped, "to": {f"{t:g}": crossings.get(t, {"reached": False})
+                                         for t in sorted(thresholds, reverse=True)},
+              "final": {k: round(v, 4) for k, v in final.items()}, "full_scores": full_scores, "curve": curve}
+    return estimate(record)
 
 
-def compare(entry, tolerance=0.1):
-    """Add to ``entry`` (one D) the largest difference of the two runs' curves on their common
-    steps and, where one run reached a threshold the other did not and the curves agree within
-    ``tolerance`` (L2-UVP points), a second estimate for the other: the crossing step times its
+def estimate(record):
+    """Fill the entries of ``record["to"]`` (one run) not reached: best estimate, last full score
+    and :func:`extrapolate` of the curve. Returns ``record``."""
+    curve, rate = record["curve"], record["steps"] / record["train_s"] if record["train_s"] > 0 else float("nan")
+    for key, entry in record["to"].items():
+        if not entry["reached"]:
+            entry.clear()
+            entry.update(reached=False, best_l2_uvp_fwd_estimate=min(curve["l2_uvp_fwd"]),
+                         last_l2_uvp_fwd=record["final"]["l2_uvp_fwd"],
+                         extrapolation=extrapolate(curve["seconds"], curve["l2_uvp_fwd"], float(key), rate))
+    return record
+
+
+def compare(entry, tolerance=0.02):
+    """Add to ``entry`` (one D, both runs :func:`estimate`-d) the largest difference of the two runs'
+    curves on their common steps and, where the curves agree within ``tolerance`` (relative) and
+    one run did not reach a threshold, ``same_trajectory_estimate``: the step at which the other run
+    reached it (else the other's extrapolated step, if its curve goes further) times this run's
     measured seconds per step. Returns ``entry``."""
     o, r = entry["ours"], entry["ref"]
     n = min(len(o["curve"]["steps"]), len(r["curve"]["steps"]))
-    diff = max(abs(a - b) for a, b in zip(o["curve"]["l2_uvp_fwd"][:n], r["curve"]["l2_uvp_fwd"][:n]))
-    entry["curves_max_abs_diff"] = {"steps": o["curve"]["steps"][n - 1], "l2_uvp_fwd": round(diff, 4)}
+    pairs = list(zip(o["curve"]["l2_uvp_fwd"][:n], r["curve"]["l2_uvp_fwd"][:n]))
+    rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in pairs)
+    entry["curves_max_abs_diff"] = {"steps": o["curve"]["steps"][n - 1],
+                                    "l2_uvp_fwd": round(max(abs(a - b) for a, b in pairs), 4),
+                                    "relative": round(rel, 5)}
     ratios = {}
     for k in o["to"]:
         for run_, other in ((o, r), (r, o)):
-            if other["to"][k]["reached"] and not run_["to"][k]["reached"] and diff <= tolerance:
-                steps = other["to"][k]["steps"]
-                run_["to"][k]["same_trajectory_estimate"] = {
-                    "estimate": True, "steps": steps, "seconds": round(steps * run_["train_s"] / run_["steps"], 1),
-                    "method": "the other implementation's crossing step times this run's measured seconds per "
-                              "step (both follow the same trajectory up to rounding, see curves_max_abs_diff)"}
+            mine, theirs = run_["to"][k], other["to"][k]
+            mine.pop("same_trajectory_estimate", None)
+            if mine["reached"] or rel > tolerance:
+                continue
+            if theirs["reached"]:
+                steps, source = theirs["steps"], "the step at which the other implementation reached it"
+            elif theirs["extrapolation"] and other["steps"] > run_["steps"]:
+                steps, source = theirs["extrapolation"]["steps"], ("the other implementation's extrapolated step "
+                                                                    "(its curve goes further; itself an estimate)")
+            else:
+                continue
+            mine["same_trajectory_estimate"] = {
+                "estimate": True, "steps": steps, "seconds": round(steps * run_["train_s"] / run_["steps"], 1),
+                "method": f"{source} times this run's measured seconds per step (both follow the same "
+                          "trajectory up to rounding, see curves_max_abs_diff)"}
         if o["to"][k]["reached"] and r["to"][k]["reached"] and o["to"][k]["seconds"] > 0:
             ratios[k] = round(r["to"][k]["seconds"] / o["to"][k]["seconds"], 2)
     entry["ratio_ref_over_ours"] = ratios
@@ -223,7 +246,11 @@ def main(argv=None):
                     help="identity pretraining steps (default: the cpu preset's)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--out", type=Path, default=None, help="default: results/time_to_accuracy.json")
+    ap.add_argument("--reanalyse", type=Path, default=None, metavar="JSON",
+                    help="only recompute the estimates of a record this script wrote (written back, or to --out)")
     args = ap.parse_args(argv)
+    if args.reanalyse is not None:
+        return reanalyse(args.reanalyse, args.out)
     if args.cap <= 0 or args.eval_every < 1 or args.quick_size < 1 or any(t <= 0 for t in args.thresholds):
         ap.error("--cap, --eval-every, --quick-size and --thresholds must be positive")
     torch.set_num_threads(args.threads)
@@ -251,19 +278,6 @@ def main(argv=None):
         if "ours" in entry and "ref" in entry:
             compare(entry)
         runs[str(dim)] = entry
-    keys = [f"{t:g}" for t in sorted(args.thresholds, reverse=True)]
-    head = f"{'D':>3} | {'impl':>4} | {'ms/step':>7} | " + " | ".join(f"{'to ' + k + ' %: s (steps)':>24}" for k in keys) \
-        + f" | {'final L2-UVP':>12}"
-    print(f"clock: {args.clock} seconds of training (pretraining and scoring excluded)\n{head}\n{'-' * len(head)}")
-    for dim, entry in runs.items():
-        for impl in args.impls:
-            r = entry[impl]
-            print(f"{dim:>3} | {impl:>4} | {r['ms_per_step']:7.2f} | "
-                  + " | ".join(f"{_fmt(r['to'][k]):>24}" for k in keys) + f" | {r['final']['l2_uvp_fwd']:12.2f}")
-        if "curves_max_abs_diff" in entry:
-            print(f"{dim:>3} | ref / ours time to threshold: {entry['ratio_ref_over_ours'] or 'n/a (not both reached)'}; "
-                  f"curves differ by ≤ {entry['curves_max_abs_diff']['l2_uvp_fwd']} L2-UVP points")
-    print("est. = an estimate (see the JSON: same_trajectory_estimate, else extrapolation), not a measurement")
     record = {
         "experiment": "time_to_accuracy", "torch": torch.__version__, "python": platform.python_version(),
         "threads": torch.get_num_threads(), "cpu": step_speed._cpu_name(),
@@ -281,10 +295,46 @@ def main(argv=None):
                      "seed": cfg.seed, "estimate_size": cfg.estimate_size},
         "runs": runs,
     }
+    return _finish(record, out)
+
+
+def _finish(record, out):
+    print_table(record)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")
     return record
+
+
+def print_table(record) -> None:
+    keys = [f"{t:g}" for t in record["settings"]["thresholds_l2_uvp_fwd"]]
+    head = f"{'D':>3} | {'impl':>4} | {'ms/step':>7} | " + " | ".join(f"{'to ' + k + ' %: s (steps)':>26}" for k in keys) \
+        + f" | {'final L2-UVP':>12}"
+    print(f"clock: {record['clock']} seconds of training (pretraining and scoring excluded)\n{head}\n{'-' * len(head)}")
+    for dim, entry in record["runs"].items():
+        for impl in IMPLS:
+            if impl in entry:
+                r = entry[impl]
+                print(f"{dim:>3} | {impl:>4} | {r['ms_per_step']:7.2f} | "
+                      + " | ".join(f"{_fmt(r['to'][k]):>26}" for k in keys) + f" | {r['final']['l2_uvp_fwd']:12.2f}")
+        if "curves_max_abs_diff" in entry:
+            d = entry["curves_max_abs_diff"]
+            print(f"{dim:>3} | ref / ours time to threshold: {entry['ratio_ref_over_ours'] or 'n/a (not both reached)'}; "
+                  f"curves differ by ≤ {d['l2_uvp_fwd']} L2-UVP points ({100 * d['relative']:.2f} %) up to step {d['steps']}")
+    print("est. = an estimate, not a measurement (the JSON's same_trajectory_estimate, else extrapolation)")
+
+
+def reanalyse(path: Path, out: Path | None = None):
+    """Recompute the estimates of a written record from its stored curves (nothing is re-measured)
+    and write it back (to ``out`` if given)."""
+    record = json.loads(Path(path).read_text())
+    for entry in record["runs"].values():
+        for impl in IMPLS:
+            if impl in entry:
+                estimate(entry[impl])
+        if all(impl in entry for impl in IMPLS):
+            compare(entry)
+    return _finish(record, Path(out or path))
 
 
 if __name__ == "__main__":

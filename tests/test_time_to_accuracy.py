@@ -19,6 +19,9 @@ def test_time_to_accuracy_writes_its_record(tmp_path):
         torch.set_num_threads(threads)
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(record))
+    again = tmp_path / "again.json"
+    tta.main(["--reanalyse", str(out), "--out", str(again)])   # only recomputes the estimates: the same
+    assert json.loads(again.read_text()) == saved
     assert saved["experiment"] == "time_to_accuracy" and saved["threads"] == 1 and saved["clock"] == "cpu"
     assert saved["settings"]["w2gn"]["cycle"] == "both_sum" and saved["settings"]["pretrain"]["iterations"] == 5
     entry = saved["runs"]["2"]
@@ -59,3 +62,9 @@ def test_estimates_for_a_threshold_not_reached():
     guess = entry["ref"]["to"]["5"]["same_trajectory_estimate"]
     assert guess["estimate"] is True and guess["steps"] == 300 and guess["seconds"] == 6.0
     assert entry["curves_max_abs_diff"]["l2_uvp_fwd"] == 0 and entry["ratio_ref_over_ours"] == {}
+    # neither reached: the run that got further lends its extrapolated step
+    ours, ref = run(1000, 10.0, False), run(500, 10.0, False)
+    ours["to"]["5"]["extrapolation"] = {"estimate": True, "steps": 2000, "seconds": 20.0}
+    entry = tta.compare({"ours": ours, "ref": ref})
+    assert entry["ref"]["to"]["5"]["same_trajectory_estimate"]["seconds"] == 40.0
+    assert "same_trajectory_estimate" not in entry["ours"]["to"]["5"]
