@@ -1,0 +1,70 @@
+"""benchmarks/time_to_accuracy.py runs end to end on a tiny problem and writes a well-formed JSON
+(no timing assertions)."""
+import json
+
+import torch
+
+from conftest import load_script
+
+
+def test_time_to_accuracy_writes_its_record(tmp_path):
+    tta = load_script("benchmarks/time_to_accuracy.py")
+    out = tmp_path / "tta.json"
+    threads = torch.get_num_threads()
+    try:
+        record = tta.main(["--dims", "2", "--cap", "5", "--max-steps", "6", "--eval-every", "3",
+                           "--pretrain-iterations", "5", "--quick-size", "256", "--thresholds", "1000", "1e-3",
+                           "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(record))
+    again = tmp_path / "again.json"
+    tta.main(["--reanalyse", str(out), "--out", str(again)])   # only recomputes the estimates: the same
+    assert json.loads(again.read_text()) == saved
+    assert saved["experiment"] == "time_to_accuracy" and saved["threads"] == 1 and saved["clock"] == "cpu"
+    assert saved["settings"]["w2gn"]["cycle"] == "both_sum" and saved["settings"]["pretrain"]["iterations"] == 5
+    entry = saved["runs"]["2"]
+    assert entry["pretrain"]["cpu_s"] >= 0 and entry["linear_l2_uvp_fwd"] > 0
+    for impl in ("ours", "ref"):
+        run = entry[impl]
+        curve = run["curve"]
+        assert curve["steps"] == [0, 3, 6] and run["steps"] == 6 and run["stopped"] == "max_steps 6"
+        assert len(curve["seconds"]) == len(curve["wall_s"]) == len(curve["l2_uvp_fwd"]) == 3
+        assert curve["seconds"] == sorted(curve["seconds"]) and all(v > 0 for v in curve["l2_uvp_fwd"])
+        assert set(run["to"]) == {"1000", "0.001"}
+        low = run["to"]["0.001"]   # out of reach in 6 steps
+        assert low["reached"] is False and low["best_l2_uvp_fwd_estimate"] == min(curve["l2_uvp_fwd"])
+        assert low["last_l2_uvp_fwd"] == run["final"]["l2_uvp_fwd"]
+        high = run["to"]["1000"]   # met at the start: the full score confirms the first estimate
+        assert high["reached"] is True and high["l2_uvp_fwd"] <= 1000 and high["steps"] == 0 == high["seconds"]
+        assert run["full_scores"] and run["full_scores"][0]["l2_uvp_fwd"] == high["l2_uvp_fwd"]
+    # same weights, same batches, same computation: the two curves agree up to float rounding
+    assert entry["curves_max_abs_diff"]["l2_uvp_fwd"] < 0.05
+    assert set(entry["ratio_ref_over_ours"]) <= {"1000"}
+
+
+def test_estimates_for_a_threshold_not_reached():
+    tta = load_script("benchmarks/time_to_accuracy.py")
+    seconds = [0.0] + [10.0 * i for i in range(1, 11)]
+    values = [90.0] + [100 * s ** -0.5 for s in seconds[1:]]          # 10 % at 100 s, 5 % at 400 s
+    est = tta.extrapolate(seconds, values, 5.0, steps_per_second=10)
+    assert est["estimate"] is True and abs(est["seconds"] - 400) < 1 and abs(est["steps"] - 4000) <= 10
+    assert tta.extrapolate(seconds, [10.0] * 11, 5.0, 10) is None      # flat: no estimate
+
+    def run(steps, train_s, reached):
+        to = {"5": {"reached": True, "steps": 300, "seconds": 3.0} if reached else
+              {"reached": False, "extrapolation": None}}
+        return {"steps": steps, "train_s": train_s, "to": to,
+                "curve": {"steps": [0, 100], "l2_uvp_fwd": [50.0, 20.0]}}
+
+    entry = tta.compare({"ours": run(1000, 10.0, True), "ref": run(500, 10.0, False)})
+    guess = entry["ref"]["to"]["5"]["same_trajectory_estimate"]
+    assert guess["estimate"] is True and guess["steps"] == 300 and guess["seconds"] == 6.0
+    assert entry["curves_max_abs_diff"]["l2_uvp_fwd"] == 0 and entry["ratio_ref_over_ours"] == {}
+    # neither reached: the run that got further lends its extrapolated step
+    ours, ref = run(1000, 10.0, False), run(500, 10.0, False)
+    ours["to"]["5"]["extrapolation"] = {"estimate": True, "steps": 2000, "seconds": 20.0}
+    entry = tta.compare({"ours": ours, "ref": ref})
+    assert entry["ref"]["to"]["5"]["same_trajectory_estimate"]["seconds"] == 40.0
+    assert "same_trajectory_estimate" not in entry["ours"]["to"]["5"]
