@@ -176,6 +176,27 @@ NOTEBOOKS = (  # notebook, results file, experiment, data in the cpu profile
 )
 
 
+def time_to_accuracy_table(results: dict) -> str:
+    keys = [f"{t:g}" for t in results["settings"]["thresholds_l2_uvp_fwd"]]
+
+    def cell(entry) -> str:
+        if entry["reached"]:
+            return f"{entry['seconds']:.0f} s ({entry['steps']} steps)"
+        est = entry.get("same_trajectory_estimate") or entry.get("extrapolation")
+        return "not reached" + (f" (estimate ~{est['seconds'] / 60:.0f} min)" if est else "")
+
+    rows = ["| D | implementation | ms / step | " + " | ".join(f"to {k} %" for k in keys)
+            + f" | L2-UVP after the cap ({results['settings']['cap_s']:.0f} s) |",
+            "|---|---|---|" + "---|" * len(keys) + "---|"]
+    for dim, entry in results["runs"].items():
+        for impl, name in (("ours", "ours"), ("ref", "reference pattern")):
+            if impl in entry:
+                r = entry[impl]
+                rows.append(f"| {dim} | {name} | {r['ms_per_step']:.1f} | " + " | ".join(cell(r["to"][k]) for k in keys)
+                            + f" | {r['final']['l2_uvp_fwd']:.1f} % |")
+    return "\n".join(rows)
+
+
 def notebooks_table(root: Path = ROOT) -> str:
     rows = ["| notebook | experiment | data in `cpu` profile | wall time | CPU time (threads) |",
             "|---|---|---|---|---|"]
@@ -200,7 +221,7 @@ def notebooks_table(root: Path = ROOT) -> str:
 GENERATORS = (("toy", toy_table), ("gaussians", gaussians_table), ("step_speed", speed_table),
               ("benchmark", benchmark_table), ("gaussians_baselines", baselines_table), ("latent_ot", latent_table),
               ("style_transfer", style_table), ("domain_adaptation", domain_table), ("color_transfer", color_table),
-              ("color_transfer_speed", color_speed_line))
+              ("color_transfer_speed", color_speed_line), ("time_to_accuracy", time_to_accuracy_table))
 
 
 def tables(root: Path = ROOT) -> dict[str, str]:
