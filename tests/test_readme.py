@@ -1,4 +1,6 @@
 """The README's result tables are the ones generated from results/*.json."""
+import json
+
 from conftest import ROOT, load_script
 
 
@@ -11,7 +13,7 @@ def test_readme_tables_match_results_files():
     tables = mod.tables()
     assert set(tables) == {"notebooks", "toy", "gaussians", "step_speed", "benchmark", "gaussians_baselines",
                            "latent_ot", "style_transfer", "domain_adaptation", "color_transfer",
-                           "color_transfer_speed"}, \
+                           "color_transfer_speed", "time_to_accuracy"}, \
         "the results files are committed"
     readme = (ROOT / "README.md").read_text()
     for name, table in tables.items():
@@ -41,4 +43,23 @@ def test_other_tables_format():
                                        "knn_w2gn_test": 0.6677}, "paper": {"knn_no_adaptation": 0.734}})
     assert "| no adaptation | 0.528 | 0.734 |" in da and "| W2GN, test | 0.668 | – |" in da
     nb = mod.notebooks_table(ROOT)
-    assert nb.count("\n") == len(mod.NOTEBOOKS) + 1 and "| `W2GN_toy_experiments` |" in nb
+    assert nb.count("\n") == len(mod.NOTEBOOKS) + 2 and "| `W2GN_toy_experiments` |" in nb  # + header rule, total
+    assert nb.splitlines()[-1].startswith("| all | | | ")
+
+
+def test_notebook_and_time_to_accuracy_tables_show_cpu_time_and_estimates(tmp_path):
+    mod = _module()
+    (tmp_path / "results").mkdir()
+    for i, (_, res, _, _) in enumerate(mod.NOTEBOOKS):
+        record = {"wall_time_s": 60.0} if i else {"wall_time_s": 120.0, "cpu_time_s": 90.0, "torch_threads": 1}
+        (tmp_path / "results" / f"{res}.json").write_text(json.dumps(record))
+    nb = mod.notebooks_table(tmp_path)
+    assert "| 120 s | 90 s (1) |" in nb and "| 60 s | not recorded |" in nb
+    assert nb.splitlines()[-1] == f"| all | | | {(120 + 60 * (len(mod.NOTEBOOKS) - 1)) / 60:.0f} min | 2 min (1 of {len(mod.NOTEBOOKS)}) |"
+    reached = {"reached": True, "seconds": 118.2, "steps": 4550}
+    missed = {"reached": False, "extrapolation": {"seconds": 816.0}, "same_trajectory_estimate": {"seconds": 1204.0}}
+    run = {"ms_per_step": 23.8, "to": {"10": reached, "5": missed}, "final": {"l2_uvp_fwd": 6.74}}
+    table = mod.time_to_accuracy_table({"settings": {"thresholds_l2_uvp_fwd": [10.0, 5.0], "cap_s": 360.0},
+                                        "runs": {"16": {"ours": run, "ref": run}}})
+    assert "| 16 | ours | 23.8 | 118 s (4550 steps) | not reached (estimate ~20 min) | 6.7 % |" in table
+    assert "| 16 | reference pattern |" in table and "after the cap (360 s)" in table
