@@ -272,3 +272,26 @@ def test_failed_apply_keeps_an_existing_output(files, cmap, monkeypatch):
         monkeypatch.undo()
         assert out.read_bytes() == before
     assert not list(files.glob(".*.tmp"))
+
+
+def test_presets_and_schedule_options_reach_the_fit(files):
+    from src.color_transfer import evaluate_color_map
+    from src.experiments.color_transfer import ColorTransferConfig, fit_color_map
+
+    paper = ColorTransferConfig.paper()  # the paper's recipe: λ = 1, constant lr
+    assert (paper.lambda_cycle, paper.lr_schedule, paper.warmup) == (1.0, "constant", 0)
+    assert ColorTransferConfig.cpu().lr_schedule == "cosine"
+    src, pal = (np.asarray(Image.open(files / f)) for f in ("source.png", "palette.png"))
+    cfg = ColorTransferConfig.smoke().replace(iterations=6, lr_schedule="cosine", warmup=2, lr_end=1e-5,
+                                              pretrain_iterations=5)
+    cmap = fit_color_map(src, pal, cfg, progress=False)
+    w = cmap.metadata["w2gn_config"]
+    assert (w["lr_schedule"], w["warmup"], w["lr_end"], w["iterations"]) == ("cosine", 2, 1e-5, 6)
+    ev = evaluate_color_map(cmap, src, pal, n=10_000, n_projections=16)  # all pixels, in order
+    n = ev["n_pixels"]
+    assert n == min(src.shape[0] * src.shape[1], pal.shape[0] * pal.shape[1])
+    X = torch.from_numpy(src.reshape(-1, 3)[:n].copy()).float() / 255
+    fwd = cmap.map_float(X)
+    for key, f in (("cycle_error", fwd), ("cycle_error_clipped", fwd.clamp(0, 1))):
+        expected = float((cmap.map_float(f, inverse=True) - X).pow(2).mean().sqrt())
+        assert abs(ev[key] - expected) <= 1e-6 + 1e-4 * expected, key

@@ -51,6 +51,9 @@ class ColorTransferConfig(ExperimentConfig):
     # W2GN
     batch_size: int = 1024
     lr: float = 1e-3
+    lr_schedule: str = "constant"       # or "cosine" (decay to lr_end over `iterations`; not the paper's)
+    warmup: int = 0                     # steps of linear lr warm-up (0: none, the paper's)
+    lr_end: float = 0.0                 # final lr of the cosine schedule
     lambda_cycle: float = 1.0
     cycle: str = "both_mean"
     iterations: int = 5000
@@ -70,8 +73,13 @@ class ColorTransferConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
+        # Beyond the paper's recipe, measured on china -> flower (cycle RMS of inverse∘forward /255,
+        # sliced W2 after): λ 1, constant lr, 1500 its 12.9, 0.036; λ 1 cosine 4000 its 10.6, 0.027;
+        # λ 10 cosine 4000 its 2.3, 0.072; λ 3 cosine 5000 its 4.6, 0.044 (larger λ: exacter inverse,
+        # looser palette match; the cosine decay settles both nets).
         return cls(profile="cpu", hidden_layer_sizes=(64, 64, 32), rank=2, pretrain_iterations=1000,
-                   iterations=1500, eval_points=20_000, speed_megapixels=8.0)
+                   lambda_cycle=3.0, lr_schedule="cosine", iterations=5000, eval_points=20_000,
+                   speed_megapixels=8.0)
 
     @classmethod
     def smoke(cls):
@@ -110,7 +118,8 @@ def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, pro
         batch_size=cfg.pretrain_batch_size, progress=progress, checkpoint_path=cfg.checkpoint("pretrain"))
     D_conj = make().to(device)
     D_conj.load_state_dict(D.state_dict())
-    w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
+    w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, lr_schedule=cfg.lr_schedule, warmup=cfg.warmup,
+                       lr_end=cfg.lr_end, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
                        iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,
                        checkpoint_path=cfg.checkpoint("fit_" + hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()[:16]))
     history = train(D, D_conj, TensorDatasetSampler(X, device, seed=cfg.seed + 2),
