@@ -45,3 +45,9 @@ def test_notebook_runs_in_smoke_profile(path, tmp_path, monkeypatch):
         record = json.loads(r.read_text())
         assert record["profile"] == "smoke"
         assert {"experiment", "device", "torch", "seed", "data", "wall_time_s", "cpu_time_s", "metrics"} <= set(record)
+        if record["experiment"] == "toy":  # every training seed of the 100-Gaussian run is reported
+            m = record["metrics"]["100g"]
+            seeds = m["seeds"]
+            assert [s["seed"] for s in seeds] == [0, 1, 2]
+            assert all({"seed", "modes_covered", "weakest_share", "mass_in_modes"} <= set(s) for s in seeds)
+            assert seeds[0]["weakest_share"] == m["weakest_share"] and seeds[0]["modes_covered"] == m["modes_covered"]

@@ -23,6 +23,14 @@ def _finish_panels(fig, axes, n: int, ylabel: str, legend_size: float):
     return fig, axes
 
 
+def _mode_circles(ax, centers, stds, radius: float) -> None:
+    """Circles of ``radius`` stds around each mixture centre (the mode-coverage regions)."""
+    cs = to_numpy(centers, np.float64)
+    ss = np.broadcast_to(to_numpy(stds if stds is not None else 1.0, np.float64), (len(cs),))
+    for (cx, cy), r in zip(cs, ss):
+        ax.add_patch(plt.Circle((cx, cy), radius * r, fill=False, lw=0.4, color="k", alpha=0.4))
+
+
 def plot_toy_maps(X, Y, Y_fwd, X_inv, centers=None, stds=None, title: str | None = None,
                   radius: float = 3.0, lim: float | None = None, s: float = 2.0):
     """Four 2-D scatter panels: input X, target Y, forward map ∇ψ_θ(X), inverse map ∇ψ_ω(Y).
@@ -41,16 +49,38 @@ def plot_toy_maps(X, Y, Y_fwd, X_inv, centers=None, stds=None, title: str | None
     for i, (ax, p, name, c) in enumerate(zip(axes, pts, names, colors)):
         ax.scatter(p[:, 0], p[:, 1], s=s, c=c, alpha=0.6, linewidths=0)
         if centers is not None and i in (1, 2):
-            cs = to_numpy(centers, np.float64)
-            ss = np.broadcast_to(to_numpy(stds if stds is not None else 1.0, np.float64), (len(cs),))
-            for (cx, cy), r in zip(cs, ss):
-                ax.add_patch(plt.Circle((cx, cy), radius * r, fill=False, lw=0.4, color="k", alpha=0.4))
+            _mode_circles(ax, centers, stds, radius)
         ax.set_title(name, fontsize=10)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig, axes
+
+
+def plot_pushed_per_seed(pushed: dict, centers, stds, radius: float = 3.0, lim: float | None = None,
+                         s: float = 2.0):
+    """One scatter panel per training run of the forward map's samples, with the mode circles.
+
+    Args:
+        pushed: ``{label: [N, 2] points}`` (e.g. ``{"seed 0": ∇ψ_θ(X), ...}``).
+        centers, stds: mixture centres ``[K, 2]`` and stds ``[K]``; circles of ``radius`` stds.
+        lim: half-width of the axes (default: from the centres and the circles).
+    """
+    pts = {k: to_numpy(v, np.float64) for k, v in pushed.items()}
+    cs = to_numpy(centers, np.float64)
+    lim = lim or float(np.abs(cs).max() + 1.5 * radius * np.max(to_numpy(stds, np.float64)))
+    n = len(pts)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.4), sharex=True, sharey=True, squeeze=False)
+    for ax, (label, p) in zip(axes[0], pts.items()):
+        ax.scatter(p[:, 0], p[:, 1], s=s, c="tab:green", alpha=0.6, linewidths=0)
+        _mode_circles(ax, centers, stds, radius)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
     fig.tight_layout()
     return fig, axes
 

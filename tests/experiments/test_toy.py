@@ -6,7 +6,8 @@ import torch
 
 from src.configs import get_config
 from src.distributions import StandardNormalSampler
-from src.experiments.toy import ToyConfig, EnergyTracker, make_toy_target, mode_coverage, share_histogram
+from src.experiments.toy import (ToyConfig, EnergyTracker, make_toy_target, mode_coverage, pretrain_toy_icnn,
+                                 reseeded_sampler, share_histogram, train_toy)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,8 @@ def test_exact_samples_cover_all_100_modes(grid100):
     # P(‖z‖ ≤ 3) for a 2-D standard normal is 1 − e^{−4.5} ≈ 0.989
     assert cov["mass_in_modes"] == pytest.approx(1 - math.exp(-4.5), abs=0.006)
     assert sum(cov["shares"]) == pytest.approx(cov["mass_in_modes"])
+    # ~99 samples expected per component: the smallest of 100 Poisson counts is ~75
+    assert 0.6 < cov["weakest_share"] < 0.99
 
 
 def test_hand_made_coverage_counts():
@@ -69,6 +72,8 @@ def test_hand_made_coverage_counts():
     assert cov["mass_in_modes"] == pytest.approx(0.99)
     assert cov["shares"] == pytest.approx([0.50, 0.45, 0.04, 0.0])
     assert cov["modes_covered"] == 2 and cov["dropped"] == [2, 3]
+    assert cov["weakest_share"] == 0.0
+    assert mode_coverage(pts[:95], centers[:2], 1.0)["weakest_share"] == pytest.approx((45 / 95) / 0.5)
     text = share_histogram(cov)
     assert "4 components" in text and "min 0.00" in text
 
@@ -98,8 +103,38 @@ def test_toy_config_presets():
     assert paper.icnn.hidden == (128, 128, 64) and paper.icnn.rank == 3 and paper.w2gn.batch_size == 1024
     assert paper.iterations_for("8g") == 30_000 and paper.iterations_for("100g") == 100_000
     assert paper.w2gn.cycle == "inverse" and paper.w2gn.lambda_cycle == 1.0 and paper.icnn.init_scale == 0.5
-    assert paper.schedule_for("100g") == [(100_000, 1e-3)]       # constant lr in the paper
+    assert paper.w2gn.lr == 1e-3 and paper.w2gn.lr_schedule == "constant" and paper.w2gn.warmup == 0  # the paper's
+    assert paper.seeds == (0, 1, 2) and paper.seeds_target == "100g"
     cpu = get_config(ToyConfig, "cpu")
-    phases = cpu.schedule_for("100g")
-    assert sum(n for n, _ in phases) == cpu.iterations_for("100g") and phases[-1][1] < cpu.w2gn.lr
+    assert cpu.w2gn.lr_schedule == "cosine" and cpu.w2gn.lr_end < cpu.w2gn.lr
+    assert cpu.seeds == (0, 1, 2) and cpu.seeds_target in cpu.targets
     assert get_config(ToyConfig, "smoke").profile == "smoke"
+    assert ToyConfig(seed=1, extra_seeds=(1, 5)).seeds == (1, 5)
+
+
+def test_reseeded_sampler_keeps_the_whitening_and_draws_anew(grid100):
+    a, b = reseeded_sampler(grid100.sampler, 7), reseeded_sampler(grid100.sampler, 7)
+    c = reseeded_sampler(grid100.sampler, 8)
+    assert torch.equal(a.mean, grid100.sampler.mean) and torch.equal(a.inv_root, grid100.sampler.inv_root)
+    ya = a.sample(500)
+    assert torch.equal(ya, b.sample(500)) and not torch.equal(ya, c.sample(500))
+    state = grid100.sampler.state_dict()
+    reseeded_sampler(grid100.sampler, 9).sample(10)
+    assert torch.equal(grid100.sampler.state_dict()["base"]["nested"]["generator"]["torch"],
+                       state["base"]["nested"]["generator"]["torch"])   # the original is untouched
+
+
+def test_train_toy_trains_copies_and_seeds_differ():
+    cfg = ToyConfig.smoke().replace(icnn__hidden=(8, 8), pretrain__iterations=3, w2gn__iterations=3,
+                                    w2gn__progress=False, n_fit=2000)
+    t = make_toy_target("8g", seed=0, n_fit=2000)
+    D0, loss = pretrain_toy_icnn(cfg)
+    D1, _ = pretrain_toy_icnn(cfg, seed=1)
+    assert math.isfinite(loss)
+    assert not all(torch.equal(p, q) for p, q in zip(D0.parameters(), D1.parameters()))
+    before = [p.detach().clone() for p in D0.parameters()]
+    r = train_toy(cfg, "8g", D0, StandardNormalSampler(2, seed=1), t.sampler, seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(D0.parameters(), before))   # D0 is not trained
+    assert not r["D"].training and not r["D_conj"].training and len(r["history"]["loss"]) >= 1
+    assert r["seconds"] > 0 and r["cpu_seconds"] >= 0
+    assert not all(torch.equal(p, q) for p, q in zip(r["D"].parameters(), before))
