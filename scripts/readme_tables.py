@@ -28,13 +28,22 @@ def _num(x: float, digits: int = 4) -> str:
 
 
 def toy_table(results: dict) -> str:
-    rows = ["| target | steps | λ | energy dist. forward | inverse | modes covered | mass in modes |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| target | steps | λ | energy dist. forward | inverse | modes covered | weakest mode | mass in modes |",
+            "|---|---|---|---|---|---|---|---|"]
+    seed_rows = []
     for key, m in results["metrics"].items():
         modes = f"{m['modes_covered']}/{m['n_modes']}" if "modes_covered" in m else "–"
+        weakest = f"{m['weakest_share']:.2f}" if "weakest_share" in m else "–"
         mass = f"{m['mass_in_modes']:.2f}" if "mass_in_modes" in m else "–"
         rows.append(f"| {TOY_NAMES.get(key, key)} | {m['iterations']} | {m.get('lambda_cycle', 1.0):g} | "
-                    f"{_num(m['energy_forward'])} | {_num(m['energy_inverse'])} | {modes} | {mass} |")
+                    f"{_num(m['energy_forward'])} | {_num(m['energy_inverse'])} | {modes} | {weakest} | {mass} |")
+        for s in m.get("seeds", []):
+            seed_rows.append(f"| {TOY_NAMES.get(key, key)} | {s['seed']} | {s['modes_covered']}/{m['n_modes']} | "
+                             f"{s['weakest_share']:.2f} | {s['mass_in_modes']:.2f} |")
+    if seed_rows:
+        rows += ["", "Training seeds (the weakest mode: its share of the pushed samples over its expected share):", "",
+                 "| target | training seed | modes covered | weakest mode | mass in modes |", "|---|---|---|---|---|",
+                 *seed_rows]
     return "\n".join(rows)
 
 

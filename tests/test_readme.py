@@ -23,11 +23,13 @@ def test_readme_tables_match_results_files():
 def test_toy_table_format():
     mod = _module()
     metrics = {"100g": {"iterations": 10, "lambda_cycle": 3.0, "energy_forward": -0.00031, "energy_inverse": 0.0002,
-                        "modes_covered": 100, "n_modes": 100, "mass_in_modes": 0.651},
+                        "modes_covered": 100, "n_modes": 100, "mass_in_modes": 0.651, "weakest_share": 0.3,
+                        "seeds": [{"seed": 4, "modes_covered": 98, "weakest_share": 0.0, "mass_in_modes": 0.5}]},
                "swiss": {"iterations": 10, "energy_forward": 0.001, "energy_inverse": 0.002}}
     table = mod.toy_table({"metrics": metrics})
-    assert "| 100 Gaussians | 10 | 3 | −0.0003 | 0.0002 | 100/100 | 0.65 |" in table
-    assert "| Swiss roll | 10 | 1 | 0.0010 | 0.0020 | – | – |" in table
+    assert "| 100 Gaussians | 10 | 3 | −0.0003 | 0.0002 | 100/100 | 0.30 | 0.65 |" in table
+    assert "| Swiss roll | 10 | 1 | 0.0010 | 0.0020 | – | – | – |" in table
+    assert "| 100 Gaussians | 4 | 98/100 | 0.00 | 0.50 |" in table
 
 
 def test_other_tables_format():
