@@ -22,4 +22,7 @@ def test_run_scores_the_final_weights_and_records_the_curve():
     out = train_w2gn_on_benchmark(Mix3ToMix10(2), _cfg())
     assert out["curve"]["iteration"] == [0, 10, 20]
     assert out["curve"]["l2_uvp_fwd"][-1] == out["final"]["l2_uvp_fwd"]
+    best = out["best_seen"]
+    assert best["l2_uvp_fwd"] == min(out["curve"]["l2_uvp_fwd"]) and best["iteration_fwd"] in out["curve"]["iteration"]
+    assert best["l2_uvp_inv"] == min(out["curve"]["l2_uvp_inv"])
     assert all(math.isfinite(out["final"][k]) for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"))
