@@ -39,12 +39,20 @@ class BenchmarkConfig(ExperimentConfig):
         batch_size=1024, lr=1e-3, betas=(0.9, 0.999), conj_betas=(0.9, 0.999), cycle="both_sum",
         iterations=250_000))
     lambda_per_dim: float = 1.0          # λ = lambda_per_dim · D
-    iterations_by_dim: dict = field(default_factory=dict)
+    iterations_by_dim: dict = field(default_factory=dict)   # {D: steps}; other D: w2gn.iterations
+    batch_size_by_dim: dict = field(default_factory=dict)   # {D: batch}; other D: w2gn.batch_size
     eval_every: int = 5000
     estimate_size: int = 2 ** 16
 
+    def _by_dim(self, table: dict, dim: int, default: int) -> int:
+        # keys may be ints or, from JSON overrides (W2GN_OVERRIDES), strings
+        return int(table.get(dim, table.get(str(dim), default)))
+
     def iterations_for(self, dim: int) -> int:
-        return int(self.iterations_by_dim.get(dim, self.w2gn.iterations))
+        return self._by_dim(self.iterations_by_dim, dim, self.w2gn.iterations)
+
+    def batch_size_for(self, dim: int) -> int:
+        return self._by_dim(self.batch_size_by_dim, dim, self.w2gn.batch_size)
 
     @classmethod
     def cpu(cls):
@@ -52,11 +60,14 @@ class BenchmarkConfig(ExperimentConfig):
         # λ = 0.25·D instead of D (forward L2-UVP 14.6 → 6.0 %), then peak lr 1e-2 with a 200-step
         # warm-up and cosine decay (→ 4.5 %); λ = 0.05·D or 4·D fail (43-48 %, 35 %). Batch 256 costs
         # ~1/3 of a 1024 step (sampling Q included) and gives more steps per CPU second; the steps go
-        # where the dimension needs them.
+        # where the dimension needs them (D = 16: 3000 → 8000 steps, 4.5 → 2.0 %). At D = 2 the batch
+        # noise limits instead (3000 steps: batch 256 0.83-1.0 % for lr 3e-3/1e-2 and λ = 0.25·D/D,
+        # batch 1024 0.65 %), so D ≤ 4 train on batches of 1024.
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=3000,
                              w2gn__batch_size=256, w2gn__lr=1e-2, w2gn__lr_schedule="cosine", w2gn__warmup=200,
                              w2gn__progress=False, lambda_per_dim=0.25, pretrain__iterations=1000, eval_every=100,
-                             iterations_by_dim={2: 3000, 4: 4000, 8: 5000, 16: 8000, 32: 10_000, 64: 12_000})
+                             iterations_by_dim={2: 6000, 4: 6000, 8: 5000, 16: 8000, 32: 16_000, 64: 20_000},
+                             batch_size_by_dim={2: 1024, 4: 1024})
 
     @classmethod
     def smoke(cls):
@@ -95,7 +106,7 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
     D, D_conj, pre = make_benchmark_nets(bench.dim, cfg, device)
     n_iter = cfg.iterations_for(bench.dim)
     w2cfg = cfg.w2gn_config(f"d{bench.dim}_{n_iter}", lambda_cycle=float(cfg.lambda_per_dim * bench.dim),
-                            iterations=n_iter, log_every=min(cfg.eval_every, max(n_iter, 1)))
+                            iterations=n_iter, batch_size=cfg.batch_size_for(bench.dim), log_every=min(cfg.eval_every, max(n_iter, 1)))
     curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
 
     def record(iteration, D_, D_conj_):
