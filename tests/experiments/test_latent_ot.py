@@ -184,3 +184,30 @@ def test_fid_weights_from_env_state_dict(monkeypatch, tmp_path):
     a, b = F.build_inception(), F.build_inception(F._helper_weights())
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb), ka
+
+
+@needs_weights
+def test_inception_bfloat16_features_close_to_float32():
+    net = F.build_inception(F._helper_weights())
+    images = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    f32 = F.inception_features(net, images, batch_size=2, progress=False)
+    bf16 = F.inception_features(net, images, batch_size=2, progress=False, dtype="bfloat16")
+    assert bf16.dtype == np.float64 and bf16.shape == (2, 2048)
+    assert np.linalg.norm(bf16 - f32) < 0.1 * np.linalg.norm(f32)
+    with pytest.raises(ValueError, match="dtype"):
+        F.inception_features(net, images, progress=False, dtype="float16")
+
+
+def test_nearest_code_distances_and_cpu_fid_settings():
+    from src.experiments.latent_ot import LatentOTConfig, nearest_code_distances
+
+    g = torch.Generator().manual_seed(0)
+    codes, q = torch.randn(300, 8, generator=g), torch.randn(50, 8, generator=g)
+    d = nearest_code_distances(q, codes, chunk=7)
+    assert torch.allclose(d, torch.cdist(q, codes).min(1).values)
+    assert torch.all(nearest_code_distances(codes[:5], codes) == 0)
+    with pytest.raises(ValueError, match="queries"):
+        nearest_code_distances(q, codes[:, :4])
+    cpu, paper = LatentOTConfig.cpu(), LatentOTConfig.paper()
+    assert cpu.n_fid_samples >= 5000 and cpu.fid_dtype == "bfloat16"
+    assert paper.fid_dtype == "float32" and paper.w2gn.lr_schedule == "constant" and paper.w2gn.batch_size == 4096
