@@ -26,3 +26,13 @@ def test_run_scores_the_final_weights_and_records_the_curve():
     assert best["l2_uvp_fwd"] == min(out["curve"]["l2_uvp_fwd"]) and best["iteration_fwd"] in out["curve"]["iteration"]
     assert best["l2_uvp_inv"] == min(out["curve"]["l2_uvp_inv"])
     assert all(math.isfinite(out["final"][k]) for k in ("l2_uvp_fwd", "cos_fwd", "l2_uvp_inv", "cos_inv"))
+
+
+def test_per_dimension_steps_and_batches_accept_int_and_json_string_keys():
+    """iterations_by_dim / batch_size_by_dim: int keys (presets) and string keys (JSON overrides) both
+    apply; other dimensions fall back to the w2gn settings."""
+    from src.experiments.benchmark import BenchmarkConfig
+    cfg = BenchmarkConfig.cpu().replace(iterations_by_dim={2: 11, "4": 12}, batch_size_by_dim={"2": 64})
+    assert (cfg.iterations_for(2), cfg.iterations_for(4), cfg.iterations_for(8)) == (11, 12, cfg.w2gn.iterations)
+    assert (cfg.batch_size_for(2), cfg.batch_size_for(4)) == (64, cfg.w2gn.batch_size)
+    assert BenchmarkConfig().batch_size_for(64) == 1024 and BenchmarkConfig().iterations_for(64) == 250_000
