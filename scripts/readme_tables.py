@@ -84,11 +84,19 @@ def speed_table(results: dict) -> str:
 def benchmark_table(results: dict) -> str:
     m, pub = results["metrics"], results.get("published", {}).get("w2gn_l2_uvp_fwd", {})
     dims = list(m["l2_uvp_fwd"])
-    rows = ["| D | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|",
-            "| ours (cpu) L2-UVP % | " + " | ".join(_sig(m["l2_uvp_fwd"][d]) for d in dims) + " |",
-            "| ours (cpu) cos | " + " | ".join(f"{m['cos_fwd'][d]:.3f}" for d in dims) + " |",
-            "| published W2GN (approx.) | " + " | ".join(f"{pub[d]:.1f}" if d in pub else "–" for d in dims) + " |",
-            "| linear baseline (ours) | " + " | ".join(f"{m['linear_l2_uvp'][d]:.1f}" for d in dims) + " |"]
+    rows = ["| D | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|"]
+    if "iterations" in m:
+        rows.append("| steps (cpu) | " + " | ".join(f"{m['iterations'][d]}" for d in dims) + " |")
+    rows += ["| ours (cpu), final weights, forward L2-UVP % | " + " | ".join(_sig(m["l2_uvp_fwd"][d]) for d in dims) + " |",
+             "| ours (cpu), final weights, forward cos | " + " | ".join(f"{m['cos_fwd'][d]:.3f}" for d in dims) + " |"]
+    if "l2_uvp_inv" in m:
+        rows.append("| ours (cpu), final weights, inverse L2-UVP % | "
+                    + " | ".join(_sig(m["l2_uvp_inv"][d]) for d in dims) + " |")
+    if "best_seen_l2_uvp_fwd" in m:
+        rows.append(f"| ours (cpu), best seen in training (every {m.get('eval_every', '?')} steps), forward | "
+                    + " | ".join(_sig(m["best_seen_l2_uvp_fwd"][d]) for d in dims) + " |")
+    rows += ["| published W2GN (approx.) | " + " | ".join(f"{pub[d]:.1f}" if d in pub else "–" for d in dims) + " |",
+             "| linear baseline (ours) | " + " | ".join(f"{m['linear_l2_uvp'][d]:.1f}" for d in dims) + " |"]
     return "\n".join(rows)
 
 
@@ -118,7 +126,8 @@ def baselines_table(results: dict) -> str:
 def latent_table(results: dict) -> str:
     m = results["metrics"]
     p = m.get("paper_fid", {})
-    head = (f"| FID | ours (cpu: MNIST, n = {m['n_fid_samples']}, {m['iterations']} W2GN steps) | "
+    dtype = f", Inception in {m['fid_dtype']}" if m.get("fid_dtype", "float32") != "float32" else ""
+    head = (f"| FID | ours (cpu: MNIST, n = {m['n_fid_samples']}{dtype}, {m['iterations']} W2GN steps) | "
             "paper (CelebA MSE-AE, 200k samples) |")
     rows = [head, "|---|---|---|"]
     for key, name, bold in (("reconstruct", "reconstruction", False), ("raw_decode", "raw decoding of N(0, I)", False),
@@ -127,6 +136,10 @@ def latent_table(results: dict) -> str:
         if bold:
             ours, theirs = f"**{ours}**", f"**{theirs}**"
         rows.append(f"| {name} | {ours} | {theirs} |")
+    if "reconstruct" in p and "raw_decode" in p:
+        w, r, c = m["fid_w2gn"], m["fid_raw_decode"], m["fid_reconstruct"]
+        rows.append(f"| AE + W2GN ÷ raw decoding | {w / r:.2f} | {p['w2gn'] / p['raw_decode']:.2f} |")
+        rows.append(f"| AE + W2GN ÷ reconstruction | {w / c:.2f} | {p['w2gn'] / p['reconstruct']:.2f} |")
     return "\n".join(rows)
 
 
@@ -156,7 +169,10 @@ def color_table(results: dict) -> str:
         "| cpu run | value |", "|---|---|",
         f"| sliced W2 to the palette, before → after | {m['sliced_w2_before']:.3f} → {m['sliced_w2_after']:.3f} |",
         f"| sliced W2 of the inverse map to the source | {m['sliced_w2_inverse_after']:.3f} |",
-        f"| cycle error of inverse∘forward, RMS | {m['cycle_error']:.3f} ({m['cycle_error_255']:.1f}/255) |"])
+        f"| cycle error of inverse∘forward, RMS | {m['cycle_error']:.3f} ({m['cycle_error_255']:.1f}/255) |",
+        *([f"| the same through an image (forward colours clipped to the cube), RMS | "
+           f"{m['cycle_error_clipped_255']:.1f}/255 |"] if "cycle_error_clipped_255" in m else []),
+        *([f"| W2GN steps | {m['iterations']} |"] if "iterations" in m else [])])
 
 
 def color_speed_line(results: dict) -> str:
