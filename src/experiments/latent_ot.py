@@ -16,7 +16,7 @@ from ..distributions import StandardNormalSampler
 from .common import make_pair
 
 __all__ = ["LatentOTConfig", "make_latent_icnns", "generate_w2gn", "generate_raw", "latent_fids",
-           "nearest_code_distances"]
+           "nearest_code_distances", "gaussian_fit_samples"]
 
 
 @dataclass
@@ -159,6 +159,24 @@ def nearest_code_distances(queries: torch.Tensor, codes: torch.Tensor, chunk: in
                          f"{tuple(codes.shape)}")
     codes = codes.to(queries.device, queries.dtype)
     return torch.cat([torch.cdist(q, codes).min(dim=1).values for q in queries.split(chunk)])
+
+
+@torch.no_grad()
+def gaussian_fit_samples(codes: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """``mean + z @ Lᵀ`` with ``L Lᵀ`` the covariance of ``codes`` ``[m, d]``: samples ``[n, d]`` of the
+    Gaussian fitted to the codes, from standard normal ``z`` ``[n, d]`` — the baseline that matches
+    the codes' first two moments and nothing else. ``L`` is the Cholesky factor; a singular
+    covariance (e.g. fewer codes than dimensions) takes the eigendecomposition's square root instead.
+    """
+    if codes.ndim != 2 or z.ndim != 2 or codes.shape[1] != z.shape[1]:
+        raise ValueError(f"expected codes [m, d] and z [n, d], got {tuple(codes.shape)} and {tuple(z.shape)}")
+    c = codes.double()
+    mu, cov = c.mean(0), c.T.cov()
+    L, info = torch.linalg.cholesky_ex(cov)
+    if info.item() != 0:
+        vals, vecs = torch.linalg.eigh(cov)
+        L = vecs * vals.clamp_min(0).sqrt()
+    return (mu + z.to(c.device).double() @ L.T).float()
 
 
 def _image_source(images, n: int):

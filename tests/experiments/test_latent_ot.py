@@ -211,3 +211,21 @@ def test_nearest_code_distances_and_cpu_fid_settings():
     cpu, paper = LatentOTConfig.cpu(), LatentOTConfig.paper()
     assert cpu.n_fid_samples >= 5000 and cpu.fid_dtype == "bfloat16"
     assert paper.fid_dtype == "float32" and paper.w2gn.lr_schedule == "constant" and paper.w2gn.batch_size == 4096
+
+
+def test_gaussian_fit_samples_match_the_codes_moments_also_when_the_covariance_is_singular():
+    """The Gaussian-fit baseline: its samples have the codes' mean and covariance; with fewer codes
+    than dimensions (singular covariance, Cholesky fails) the eigendecomposition is used."""
+    import torch
+    from src.experiments.latent_ot import gaussian_fit_samples
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(4, 4, generator=g)
+    codes = torch.randn(5000, 4, generator=g) @ A.T + 3.0
+    s = gaussian_fit_samples(codes, torch.randn(200_000, 4, generator=g)).double()
+    torch.testing.assert_close(s.mean(0), codes.double().mean(0), atol=0.05, rtol=0)
+    torch.testing.assert_close(s.T.cov(), codes.double().T.cov(), atol=0.1, rtol=0.03)
+    few = torch.randn(3, 6, generator=g)            # rank-2 covariance in 6 dimensions
+    out = gaussian_fit_samples(few, torch.randn(10, 6, generator=g))
+    assert out.shape == (10, 6) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="expected codes"):
+        gaussian_fit_samples(few, torch.randn(10, 5))
