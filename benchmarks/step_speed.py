@@ -48,6 +48,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from src.fast import gemm  # noqa: E402
 from src.icnn import DenseICNN, init_normal_  # noqa: E402
+from src.training import scheduled_lr  # noqa: E402
 from src.utils import atomic_write_text  # noqa: E402
 from src.w2gn import W2GNConfig, W2GNTrainer, w2gn_losses  # noqa: E402
 
@@ -111,13 +112,21 @@ def ref_losses(D, D_conj, X, Y, lam, cycle, l1):
 
 
 class RefTrainer:
+    """The reference pattern's training step; the learning rate of step ``iteration`` follows
+    ``cfg``'s schedule (:func:`src.training.scheduled_lr`) as in :meth:`src.w2gn.W2GN.step`."""
+
     def __init__(self, D, D_conj, cfg: W2GNConfig):
-        self.D, self.D_conj, self.cfg = D, D_conj, cfg
+        self.D, self.D_conj, self.cfg, self.iteration = D, D_conj, cfg, 0
         self.opt = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.opt_conj = torch.optim.Adam(D_conj.parameters(), lr=cfg.lr, betas=cfg.conj_betas)
 
     def step(self, X, Y):
         c = self.cfg
+        if c.lr_schedule != "constant" or c.warmup:
+            lr = scheduled_lr(c.lr, self.iteration, c.iterations, c.lr_schedule, c.warmup, c.lr_end)
+            for opt in (self.opt, self.opt_conj):
+                for group in opt.param_groups:
+                    group["lr"] = lr
         self.D.train()
         self.D_conj.train()
         self.opt.zero_grad()
@@ -128,6 +137,7 @@ class RefTrainer:
         self.opt_conj.step()
         self.D.convexify()
         self.D_conj.convexify()
+        self.iteration += 1
         return loss
 
 

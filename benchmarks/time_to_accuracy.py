@@ -6,21 +6,30 @@ L2-UVP reaches given thresholds (default 10 % and 5 %), ours against the referen
   the reference implementation's computation pattern.
 
 Both train from the same identity-pretrained weights on the same batches (the pair's samplers are
-reset to the same state before each run) with the benchmark protocol of
-``src.experiments.benchmark.BenchmarkConfig`` — the paper's settings: DenseICNN widths from D,
-rank 1, init N(0, 1)·0.1, batch 1024, Adam lr 1e-3 constant with default betas, λ = D, cycle
-``both_sum`` — and the identity pretraining of its ``cpu`` preset (timed and reported apart).
+reset to the same state before each run) with one of two recipes of
+``src.experiments.benchmark.BenchmarkConfig`` (``--recipe``), both with the identity pretraining
+of its ``cpu`` preset (timed and reported apart) and its DenseICNN widths from D, rank 1, init
+N(0, 1)·0.1, Adam with default betas, cycle ``both_sum``:
+
+* ``paper`` (default): the paper's settings — batch 1024, lr 1e-3 constant, λ = D, 250k steps;
+* ``cpu``: the ``cpu`` preset as the benchmark notebook trains it at each D — batch
+  ``batch_size_for(D)`` (256; 1024 at D ≤ 4), λ = 0.25·D, peak lr 1e-2 with a 200-step linear
+  warm-up and cosine decay to ``lr_end`` over the run's ``iterations_for(D)`` steps
+  (:func:`src.training.scheduled_lr`, applied before every step by both implementations).
 
 The clock counts training only (drawing the batches and the steps; the time spent drawing them is
 reported as well). Every ``--eval-every`` steps the clock stops and the forward L2-UVP is estimated
 on the first ``--quick-size`` points of the pair's evaluation set; when the estimate is at or below
 a threshold not yet reached, the full score (:meth:`src.benchmark.Mix3ToMix10.score`, 4096 points)
 decides, and the first step it confirms is the crossing. A run stops when every threshold is
-reached or when the clock passes ``--cap`` seconds; a threshold not reached is recorded as such,
-with the best estimate and the last full score, and an extrapolation labelled as an estimate: a
-straight line through log L2-UVP against log seconds over the second half of the curve (``null``
-where the curve does not fall there; a crude guide where the curve is no power law). Both implementations compute the same steps, so their curves
-agree up to float rounding (the largest difference is recorded); where one reached a threshold and
+reached, at the end of the recipe's steps (``iterations_for(D)``) or when the clock passes
+``--cap`` seconds; a threshold not reached is recorded as such, with what ended the run
+(``run_ended_by``: "cap of … s", "end of the recipe's … steps", "max_steps …"), the best estimate
+and the last full score, and an extrapolation labelled as an estimate: a straight line through log
+L2-UVP against log seconds over the second half of the curve (``null`` where the curve does not
+fall there; a crude guide where the curve is no power law, and past the recipe's end, where its
+learning rate has decayed, only a guide to what another recipe might do; noted so). Both
+implementations compute the same steps, so their curves agree up to float rounding (the largest difference is recorded); where one reached a threshold and
 the other did not, the other also gets ``same_trajectory_estimate``: the crossing step (else, when
 neither reached it, the extrapolated step of the run that got further) times its own measured
 seconds per step (also an estimate, labelled so). ``--reanalyse JSON`` recomputes the estimates of
@@ -30,8 +39,13 @@ The clock is this process's CPU time (``--clock cpu``, the default): with one th
 the run takes on one core of its own, also on a shared machine; ``--clock wall`` uses the wall clock
 (both are recorded at every curve point either way).
 
-Run:  python benchmarks/time_to_accuracy.py [--dims 16 64] [--cap 360] [--thresholds 10 5]
-      [--impls ours ref] [--threads 1] [--out results/time_to_accuracy.json]
+The record (``settings``) names the recipe and its settings, per D (``by_dim``) the batch size, λ
+and the recipe's steps.
+
+Run:  python benchmarks/time_to_accuracy.py [--recipe paper] [--dims 16 64] [--cap 360]
+      [--thresholds 10 5] [--impls ours ref] [--threads 1] [--out results/time_to_accuracy.json]
+      python benchmarks/time_to_accuracy.py --recipe cpu [--cap 1200]
+      (writes results/time_to_accuracy_cpu.json unless --out is given)
 """
 from __future__ import annotations
 
@@ -58,15 +72,27 @@ from src.w2gn import W2GN  # noqa: E402
 step_speed = load_file_module(Path(__file__).resolve().with_name("step_speed.py"))
 
 IMPLS = ("ours", "ref")
+RECIPES = ("paper", "cpu")
 IMPL_NAMES = {"ours": "ours (src.w2gn.W2GN, fast path)", "ref": "reference pattern (benchmarks/step_speed.py)"}
 
 
-def settings(pretrain_iterations: int | None = None) -> BenchmarkConfig:
-    """The benchmark's paper protocol with the identity pretraining of its ``cpu`` preset (no
-    checkpoints, no progress bars)."""
-    cfg = BenchmarkConfig.paper().replace(pretrain=BenchmarkConfig.cpu().pretrain, checkpoint_dir=None,
-                                          w2gn__progress=False)
+def settings(pretrain_iterations: int | None = None, recipe: str = "paper") -> BenchmarkConfig:
+    """The benchmark config of ``recipe`` (no checkpoints, no progress bars): ``"paper"``, the
+    paper protocol with the identity pretraining of the ``cpu`` preset; ``"cpu"``, the ``cpu``
+    preset itself (same pretraining)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+    cpu = BenchmarkConfig.cpu()
+    cfg = (BenchmarkConfig.paper().replace(pretrain=cpu.pretrain) if recipe == "paper" else cpu).replace(
+        checkpoint_dir=None, w2gn__progress=False)
     return cfg if pretrain_iterations is None else cfg.replace(pretrain__iterations=pretrain_iterations)
+
+
+def recipe_config(cfg: BenchmarkConfig, dim: int):
+    """The :class:`src.w2gn.W2GNConfig` that ``cfg`` trains at dimension ``dim`` with: its batch
+    size, λ = ``lambda_per_dim``·D and ``iterations_for(dim)`` steps (the lr schedule's horizon)."""
+    return cfg.w2gn_config(None, lambda_cycle=float(cfg.lambda_per_dim * dim), iterations=cfg.iterations_for(dim),
+                           batch_size=cfg.batch_size_for(dim))
 
 
 def _quick_l2_uvp(net, X, Y, var_y) -> float:
@@ -119,8 +145,9 @@ def extrapolate(seconds, values, threshold, steps_per_second):
 
 def run(impl, bench, D, D_conj, w2cfg, sampler_states, thresholds, cap, eval_every, quick_size,
         max_steps=None, clock="cpu"):
-    """Train ``impl`` from (``D``, ``D_conj``) until every threshold is reached or the clock passes
-    ``cap`` seconds (or ``max_steps``). Returns the run's record (see the module docstring)."""
+    """Train ``impl`` from (``D``, ``D_conj``) until every threshold is reached, the recipe's
+    ``w2cfg.iterations`` steps are done or the clock passes ``cap`` seconds (or ``max_steps``).
+    Returns the run's record (see the module docstring)."""
     now = time.process_time if clock == "cpu" else time.perf_counter
     for sampler, state in zip((bench.input_sampler, bench.output_sampler), sampler_states):
         sampler.load_state_dict(state)
@@ -130,6 +157,8 @@ def run(impl, bench, D, D_conj, w2cfg, sampler_states, thresholds, cap, eval_eve
     curve = {"steps": [], "seconds": [], "wall_s": [], "l2_uvp_fwd": []}
     full_scores, crossings = [], {}
     todo = sorted(thresholds, reverse=True)
+    recipe_steps = int(w2cfg.iterations)
+    limit = recipe_steps if max_steps is None else min(max_steps, recipe_steps)
     steps, train_s, wall_s, sample_s = 0, 0.0, 0.0, 0.0
 
     def point():
@@ -148,13 +177,16 @@ def run(impl, bench, D, D_conj, w2cfg, sampler_states, thresholds, cap, eval_eve
     point()
     stopped = "every threshold reached"
     while todo:
+        if steps >= recipe_steps:
+            stopped = f"end of the recipe's {recipe_steps} steps"
+            break
         if train_s >= cap:
             stopped = f"cap of {cap:g} s"
             break
         if max_steps is not None and steps >= max_steps:
             stopped = f"max_steps {max_steps}"
             break
-        n = eval_every if max_steps is None else min(eval_every, max_steps - steps)
+        n = min(eval_every, limit - steps)
         t0, w0 = now(), time.perf_counter()
         for _ in range(n):
             s0 = now()
@@ -168,22 +200,29 @@ def run(impl, bench, D, D_conj, w2cfg, sampler_states, thresholds, cap, eval_eve
     final = bench.score(*scored())
     record = {"impl": IMPL_NAMES[impl], "steps": steps, "train_s": round(train_s, 2), "wall_s": round(wall_s, 2),
               "sample_s": round(sample_s, 2), "ms_per_step": round(1e3 * train_s / max(steps, 1), 3),
-              "stopped": stopped, "to": {f"{t:g}": crossings.get(t, {"reached": False})
+              "stopped": stopped, "recipe_steps": recipe_steps, "to": {f"{t:g}": crossings.get(t, {"reached": False})
                                          for t in sorted(thresholds, reverse=True)},
               "final": {k: round(v, 4) for k, v in final.items()}, "full_scores": full_scores, "curve": curve}
     return estimate(record)
 
 
 def estimate(record):
-    """Fill the entries of ``record["to"]`` (one run) not reached: best estimate, last full score
-    and :func:`extrapolate` of the curve. Returns ``record``."""
+    """Fill the entries of ``record["to"]`` (one run) not reached: what ended the run
+    (``run_ended_by``: the cap, the recipe's last step, ``max_steps``), best estimate, last full
+    score and :func:`extrapolate` of the curve. Returns ``record``."""
     curve, rate = record["curve"], record["steps"] / record["train_s"] if record["train_s"] > 0 else float("nan")
+    recipe_done = record.get("recipe_steps") is not None and record["steps"] >= record["recipe_steps"]
     for key, entry in record["to"].items():
         if not entry["reached"]:
             entry.clear()
-            entry.update(reached=False, best_l2_uvp_fwd_estimate=min(curve["l2_uvp_fwd"]),
+            entry.update(reached=False, run_ended_by=record["stopped"],
+                         best_l2_uvp_fwd_estimate=min(curve["l2_uvp_fwd"]),
                          last_l2_uvp_fwd=record["final"]["l2_uvp_fwd"],
                          extrapolation=extrapolate(curve["seconds"], curve["l2_uvp_fwd"], float(key), rate))
+            if recipe_done and entry["extrapolation"]:
+                entry["extrapolation"]["note"] = (
+                    f"beyond the recipe's {record['recipe_steps']} steps, where its lr schedule ends: a longer "
+                    "run is another recipe, so this is a crude guide only")
     return record
 
 
@@ -228,11 +267,14 @@ def _fmt(entry) -> str:
     if entry["reached"]:
         return f"{entry['seconds']:.1f} s ({entry['steps']})"
     est = entry.get("same_trajectory_estimate") or entry["extrapolation"]
-    return "not reached" + (f" (est. ~{est['seconds']:.0f} s)" if est else "")
+    why = " in recipe" if entry.get("run_ended_by", "").startswith("end of the recipe") else ""
+    return f"not reached{why}" + (f" (est. ~{est['seconds']:.0f} s)" if est else "")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--recipe", choices=RECIPES, default="paper",
+                    help="paper: batch 1024, constant lr 1e-3, λ = D; cpu: the benchmark's cpu preset")
     ap.add_argument("--dims", type=int, nargs="+", default=[16, 64])
     ap.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
     ap.add_argument("--thresholds", type=float, nargs="+", default=[10.0, 5.0], help="forward L2-UVP, %%")
@@ -245,7 +287,8 @@ def main(argv=None):
     ap.add_argument("--pretrain-iterations", type=int, default=None,
                     help="identity pretraining steps (default: the cpu preset's)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
-    ap.add_argument("--out", type=Path, default=None, help="default: results/time_to_accuracy.json")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: results/time_to_accuracy.json (paper), results/time_to_accuracy_cpu.json (cpu)")
     ap.add_argument("--reanalyse", type=Path, default=None, metavar="JSON",
                     help="only recompute the estimates of a record this script wrote (written back, or to --out)")
     args = ap.parse_args(argv)
@@ -254,11 +297,12 @@ def main(argv=None):
     if args.cap <= 0 or args.eval_every < 1 or args.quick_size < 1 or any(t <= 0 for t in args.thresholds):
         ap.error("--cap, --eval-every, --quick-size and --thresholds must be positive")
     torch.set_num_threads(args.threads)
-    cfg = settings(args.pretrain_iterations)
-    out = args.out or results_dir() / "time_to_accuracy.json"
+    cfg = settings(args.pretrain_iterations, args.recipe)
+    out = args.out or results_dir() / ("time_to_accuracy.json" if args.recipe == "paper" else
+                                       f"time_to_accuracy_{args.recipe}.json")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU {step_speed._cpu_name()}; "
-          f"clock: {args.clock} time; cap {args.cap:g} s per run")
-    runs = {}
+          f"recipe {args.recipe}; clock: {args.clock} time; cap {args.cap:g} s per run")
+    runs, by_dim = {}, {}
     for dim in args.dims:
         bench = Mix3ToMix10(dim, estimate_size=cfg.estimate_size)
         states = [copy.deepcopy(s.state_dict()) for s in (bench.input_sampler, bench.output_sampler)]
@@ -266,7 +310,9 @@ def main(argv=None):
         D, D_conj, pre_loss = make_benchmark_nets(dim, cfg)
         pretrain = {"iterations": cfg.pretrain.iterations, "cpu_s": round(time.process_time() - c0, 2),
                     "wall_s": round(time.perf_counter() - w0, 2), "last_loss": float(pre_loss)}
-        w2cfg = cfg.w2gn_config(None, lambda_cycle=float(cfg.lambda_per_dim * dim))
+        w2cfg = recipe_config(cfg, dim)
+        by_dim[str(dim)] = {"batch_size": w2cfg.batch_size, "lambda_cycle": w2cfg.lambda_cycle,
+                            "iterations": w2cfg.iterations}
         entry = {"pretrain": pretrain, "linear_l2_uvp_fwd": round(bench.score_linear()["l2_uvp_fwd"], 4),
                  "hidden": D.hidden_layer_sizes}
         for impl in args.impls:
@@ -285,13 +331,14 @@ def main(argv=None):
         "pair": "Mix3toMix10", "clock": args.clock,
         "unit": f"seconds of training on the {args.clock} clock (drawing batches and steps; pretraining and "
                 "scoring excluded)",
-        "settings": {"thresholds_l2_uvp_fwd": sorted(args.thresholds, reverse=True), "cap_s": args.cap,
+        "settings": {"recipe": args.recipe, "thresholds_l2_uvp_fwd": sorted(args.thresholds, reverse=True), "cap_s": args.cap,
                      "eval_every": args.eval_every, "quick_size": args.quick_size,
                      "full_size": int(bench.X_eval.shape[0]) if args.dims else None, "max_steps": args.max_steps,
-                     "lambda_cycle": "D", "icnn": vars(cfg.icnn).copy(), "pretrain": vars(cfg.pretrain).copy(),
+                     "lambda_cycle": "D" if cfg.lambda_per_dim == 1 else f"{cfg.lambda_per_dim:g}·D",
+                     "by_dim": by_dim, "icnn": vars(cfg.icnn).copy(), "pretrain": vars(cfg.pretrain).copy(),
                      "w2gn": {k: v for k, v in cfg.w2gn.to_dict().items()
                               if k not in ("iterations", "log_every", "progress", "checkpoint_path",
-                                           "checkpoint_every", "lambda_cycle")},
+                                           "checkpoint_every", "lambda_cycle", "batch_size")},
                      "seed": cfg.seed, "estimate_size": cfg.estimate_size},
         "runs": runs,
     }
