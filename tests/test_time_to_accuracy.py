@@ -1,5 +1,6 @@
 """benchmarks/time_to_accuracy.py runs end to end on a tiny problem and writes a well-formed JSON
 (no timing assertions)."""
+import dataclasses
 import json
 
 import torch
@@ -68,3 +69,65 @@ def test_estimates_for_a_threshold_not_reached():
     entry = tta.compare({"ours": ours, "ref": ref})
     assert entry["ref"]["to"]["5"]["same_trajectory_estimate"]["seconds"] == 40.0
     assert "same_trajectory_estimate" not in entry["ours"]["to"]["5"]
+
+
+def test_cpu_recipe_trains_the_cpu_preset(tmp_path, monkeypatch):
+    from src.experiments.benchmark import BenchmarkConfig
+
+    tta = load_script("benchmarks/time_to_accuracy.py")
+    monkeypatch.setattr(tta, "results_dir", lambda: tmp_path)        # the default --out of --recipe cpu
+    threads = torch.get_num_threads()
+    try:
+        record = tta.main(["--recipe", "cpu", "--dims", "4", "--cap", "5", "--max-steps", "6", "--eval-every", "3",
+                           "--pretrain-iterations", "5", "--quick-size", "256", "--thresholds", "1000", "1e-3"])
+    finally:
+        torch.set_num_threads(threads)
+    saved = json.loads((tmp_path / "time_to_accuracy_cpu.json").read_text())
+    assert saved == json.loads(json.dumps(record))
+    preset, st = BenchmarkConfig.cpu(), saved["settings"]
+    assert st["recipe"] == "cpu" and st["lambda_cycle"] == "0.25·D"
+    assert st["by_dim"]["4"] == {"batch_size": preset.batch_size_for(4), "lambda_cycle": preset.lambda_per_dim * 4,
+                                 "iterations": preset.iterations_for(4)}
+    for key in ("lr", "lr_schedule", "warmup", "lr_end", "cycle"):
+        assert st["w2gn"][key] == getattr(preset.w2gn, key), key
+    assert st["w2gn"]["lr_schedule"] == "cosine" and st["w2gn"]["warmup"] > 0
+    entry = saved["runs"]["4"]
+    for impl in ("ours", "ref"):
+        run = entry[impl]
+        assert run["steps"] == 6 and run["recipe_steps"] == preset.iterations_for(4)
+        assert run["stopped"] == "max_steps 6" == run["to"]["0.001"]["run_ended_by"]
+    assert entry["curves_max_abs_diff"]["l2_uvp_fwd"] < 0.05
+
+
+def test_both_trainers_follow_the_lr_schedule_and_stop_at_the_recipe_end():
+    from src.benchmark import Mix3ToMix10
+    from src.training import scheduled_lr
+
+    tta = load_script("benchmarks/time_to_accuracy.py")
+    cfg = tta.settings(5, "cpu")
+    bench = Mix3ToMix10(2, estimate_size=2 ** 10)
+    D, D_conj, _ = tta.make_benchmark_nets(2, cfg)
+    # a short horizon so that warm-up and decay both show within a few steps
+    w2cfg = dataclasses.replace(tta.recipe_config(cfg, 2), iterations=8, warmup=3, batch_size=64)
+    g = torch.Generator().manual_seed(3)
+    batches = [(torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)) for _ in range(8)]
+    steps = {impl: tta.make_trainer(impl, D, D_conj, w2cfg) for impl in tta.IMPLS}
+    opts = {"ours": steps["ours"][0].__self__.opt, "ref": steps["ref"][0].__self__.opt_conj}
+    for k, (X, Y) in enumerate(batches):
+        for impl, (step, _) in steps.items():
+            step(X, Y)
+            want = scheduled_lr(w2cfg.lr, k, w2cfg.iterations, w2cfg.lr_schedule, w2cfg.warmup, w2cfg.lr_end)
+            assert opts[impl].param_groups[0]["lr"] == want, (impl, k)
+    lrs = [scheduled_lr(w2cfg.lr, k, 8, "cosine", 3, w2cfg.lr_end) for k in range(8)]
+    assert lrs[0] < lrs[2] == w2cfg.lr > lrs[7]                       # warm-up, then decay
+    # the same trajectory: both maps moved alike (weights may differ by ~lr where Adam meets ~0 gradients)
+    X = bench.X_eval[:512]
+    start, ours, ref = (net.push_nograd(X) for net in (D, steps["ours"][1]()[0], steps["ref"][1]()[0]))
+    moved = (ours - start).norm()
+    assert moved > 0 and (ours - ref).norm() < 1e-3 * moved
+    # a run ends with the recipe's steps, recorded as such (distinct from the cap)
+    states = [s.state_dict() for s in (bench.input_sampler, bench.output_sampler)]
+    run = tta.run("ours", bench, D, D_conj, dataclasses.replace(w2cfg, iterations=4), states, [1e-3], cap=60, eval_every=3,
+                  quick_size=256)
+    assert run["curve"]["steps"] == [0, 3, 4] and run["steps"] == 4 == run["recipe_steps"]
+    assert run["stopped"] == "end of the recipe's 4 steps" == run["to"]["0.001"]["run_ended_by"]
