@@ -13,7 +13,7 @@ N(0, 1)·0.1, Adam with default betas, cycle ``both_sum``:
 
 * ``paper`` (default): the paper's settings — batch 1024, lr 1e-3 constant, λ = D, 250k steps;
 * ``cpu``: the ``cpu`` preset as the benchmark notebook trains it at each D — batch
-  ``batch_size_for(D)`` (256; 1024 at D ≤ 4), λ = 0.25·D, peak lr 1e-2 with a 200-step linear
+  ``batch_size_for(D)`` (256; 1024 at D ≤ 4), λ = 0.25·D, peak lr ``lr_for(D)`` with a 200-step linear
   warm-up and cosine decay to ``lr_end`` over the run's ``iterations_for(D)`` steps
   (:func:`src.training.scheduled_lr`, applied before every step by both implementations).
 
@@ -89,10 +89,10 @@ def settings(pretrain_iterations: int | None = None, recipe: str = "paper") -> B
 
 
 def recipe_config(cfg: BenchmarkConfig, dim: int):
-    """The :class:`src.w2gn.W2GNConfig` that ``cfg`` trains at dimension ``dim`` with: its batch
-    size, λ = ``lambda_per_dim``·D and ``iterations_for(dim)`` steps (the lr schedule's horizon)."""
-    return cfg.w2gn_config(None, lambda_cycle=float(cfg.lambda_per_dim * dim), iterations=cfg.iterations_for(dim),
-                           batch_size=cfg.batch_size_for(dim))
+    """The :class:`src.w2gn.W2GNConfig` that ``cfg`` trains at dimension ``dim`` with
+    (:meth:`BenchmarkConfig.w2gn_for`: its batch size, lr, λ = ``lambda_per_dim``·D and
+    ``iterations_for(dim)`` steps, the lr schedule's horizon), without a checkpoint file."""
+    return cfg.w2gn_for(dim)
 
 
 def _quick_l2_uvp(net, X, Y, var_y) -> float:
@@ -311,7 +311,7 @@ def main(argv=None):
         pretrain = {"iterations": cfg.pretrain.iterations, "cpu_s": round(time.process_time() - c0, 2),
                     "wall_s": round(time.perf_counter() - w0, 2), "last_loss": float(pre_loss)}
         w2cfg = recipe_config(cfg, dim)
-        by_dim[str(dim)] = {"batch_size": w2cfg.batch_size, "lambda_cycle": w2cfg.lambda_cycle,
+        by_dim[str(dim)] = {"batch_size": w2cfg.batch_size, "lr": w2cfg.lr, "lambda_cycle": w2cfg.lambda_cycle,
                             "iterations": w2cfg.iterations}
         entry = {"pretrain": pretrain, "linear_l2_uvp_fwd": round(bench.score_linear()["l2_uvp_fwd"], 4),
                  "hidden": D.hidden_layer_sizes}
@@ -338,7 +338,7 @@ def main(argv=None):
                      "by_dim": by_dim, "icnn": vars(cfg.icnn).copy(), "pretrain": vars(cfg.pretrain).copy(),
                      "w2gn": {k: v for k, v in cfg.w2gn.to_dict().items()
                               if k not in ("iterations", "log_every", "progress", "checkpoint_path",
-                                           "checkpoint_every", "lambda_cycle", "batch_size")},
+                                           "checkpoint_every", "lambda_cycle", "batch_size", "lr")},
                      "seed": cfg.seed, "estimate_size": cfg.estimate_size},
         "runs": runs,
     }

@@ -41,6 +41,7 @@ class BenchmarkConfig(ExperimentConfig):
     lambda_per_dim: float = 1.0          # λ = lambda_per_dim · D
     iterations_by_dim: dict = field(default_factory=dict)   # {D: steps}; other D: w2gn.iterations
     batch_size_by_dim: dict = field(default_factory=dict)   # {D: batch}; other D: w2gn.batch_size
+    lr_by_dim: dict = field(default_factory=dict)           # {D: peak lr}; other D: w2gn.lr
     eval_every: int = 5000
     estimate_size: int = 2 ** 16
 
@@ -53,6 +54,18 @@ class BenchmarkConfig(ExperimentConfig):
 
     def batch_size_for(self, dim: int) -> int:
         return self._by_dim(self.batch_size_by_dim, dim, self.w2gn.batch_size)
+
+    def lr_for(self, dim: int) -> float:
+        return float(self.lr_by_dim.get(dim, self.lr_by_dim.get(str(dim), self.w2gn.lr)))
+
+    def w2gn_for(self, dim: int, name: str | None = None) -> W2GNConfig:
+        """The :class:`W2GNConfig` trained at dimension ``dim``: λ = ``lambda_per_dim``·D, the steps
+        (also the lr schedule's horizon), batch size and lr of that dimension; ``name``: its
+        checkpoint run name (see :meth:`checkpoint`)."""
+        n_iter = self.iterations_for(dim)
+        return self.w2gn_config(name, lambda_cycle=float(self.lambda_per_dim * dim), iterations=n_iter,
+                                batch_size=self.batch_size_for(dim), lr=self.lr_for(dim),
+                                log_every=min(self.eval_every, max(n_iter, 1)))
 
     @classmethod
     def cpu(cls):
@@ -105,8 +118,7 @@ def train_w2gn_on_benchmark(bench: Mix3ToMix10, cfg, device=None) -> dict:
     torch.manual_seed(cfg.seed)
     D, D_conj, pre = make_benchmark_nets(bench.dim, cfg, device)
     n_iter = cfg.iterations_for(bench.dim)
-    w2cfg = cfg.w2gn_config(f"d{bench.dim}_{n_iter}", lambda_cycle=float(cfg.lambda_per_dim * bench.dim),
-                            iterations=n_iter, batch_size=cfg.batch_size_for(bench.dim), log_every=min(cfg.eval_every, max(n_iter, 1)))
+    w2cfg = cfg.w2gn_for(bench.dim, f"d{bench.dim}_{n_iter}")
     curve = {"iteration": [], "l2_uvp_fwd": [], "cos_fwd": [], "l2_uvp_inv": [], "cos_inv": []}
 
     def record(iteration, D_, D_conj_):
