@@ -54,6 +54,7 @@ class ICNNSpec:
         dropout: dropout probability after every layer (training only).
         strong_convexity: weight of the ½‖x‖² term added to ψ.
         init_scale: every weight is drawn N(0, 1)·``init_scale``.
+        celu_alpha: α of the CELU activation (1 in the paper; see :class:`src.icnn.DenseICNN`).
     """
 
     hidden: tuple = ()
@@ -62,13 +63,15 @@ class ICNNSpec:
     dropout: float = 0.0
     strong_convexity: float = 1e-6
     init_scale: float = 0.1
+    celu_alpha: float = 1.0
 
     def dense(self, in_dim: int, hidden=None):
         """A :class:`src.icnn.DenseICNN` on ``in_dim`` inputs with ``hidden`` (default ``self.hidden``)."""
         from .icnn import DenseICNN
 
         return DenseICNN(in_dim, list(self.hidden if hidden is None else hidden), rank=self.rank,
-                         activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity)
+                         activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity,
+                         celu_alpha=self.celu_alpha)
 
 
 @dataclass

@@ -159,6 +159,8 @@ class DenseICNN(ICNN):
         activation: ``"celu"`` or ``"softplus"``.
         dropout: dropout probability after every layer (training mode only).
         strong_convexity: coefficient of the ½‖x‖² term.
+        celu_alpha: α of CELU (the reference's is 1): the width of its bend, so a smaller α lets
+            ∇ψ change faster between regions (sharper transport maps) at the same weight scale.
 
     ``push`` is ∇ψ in closed form: the layer recursion, then the transposed recursion
     (:meth:`_run`); the fast path (:mod:`src.fast.dense`) computes the same with one fused matrix
@@ -168,7 +170,8 @@ class DenseICNN(ICNN):
     """
 
     def __init__(self, in_dim: int, hidden_layer_sizes: Sequence[int] = (32, 32, 32), rank: int = 1,
-                 activation: str = "celu", dropout: float = 0.03, strong_convexity: float = 1e-6):
+                 activation: str = "celu", dropout: float = 0.03, strong_convexity: float = 1e-6,
+                 celu_alpha: float = 1.0):
         super().__init__()
         hidden = [int(h) for h in hidden_layer_sizes]
         if in_dim < 1 or not hidden or min(hidden) < 1:
@@ -180,6 +183,9 @@ class DenseICNN(ICNN):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if strong_convexity < 0:
             raise ValueError(f"strong_convexity must be ≥ 0, got {strong_convexity}")
+        if not celu_alpha > 0:
+            raise ValueError(f"celu_alpha must be > 0, got {celu_alpha}")
+        self.celu_alpha = float(celu_alpha)
         self.in_dim, self.hidden_layer_sizes, self.rank = in_dim, hidden, rank
         self.activation, self.dropout, self.strong_convexity = activation, float(dropout), float(strong_convexity)
         self.sample_shape = (in_dim,)
@@ -194,12 +200,14 @@ class DenseICNN(ICNN):
 
     def extra_repr(self) -> str:
         return (f"in_dim={self.in_dim}, hidden_layer_sizes={self.hidden_layer_sizes}, rank={self.rank}, "
-                f"activation={self.activation!r}, dropout={self.dropout}, strong_convexity={self.strong_convexity}")
+                f"activation={self.activation!r}, dropout={self.dropout}, strong_convexity={self.strong_convexity}"
+                + (f", celu_alpha={self.celu_alpha}" if self.celu_alpha != 1.0 else ""))
 
     def config(self) -> dict:
         """Constructor arguments (stored in checkpoints)."""
         return dict(in_dim=self.in_dim, hidden_layer_sizes=list(self.hidden_layer_sizes), rank=self.rank,
-                    activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity)
+                    activation=self.activation, dropout=self.dropout, strong_convexity=self.strong_convexity,
+                    celu_alpha=self.celu_alpha)
 
     # ------------------------------------------------------------------ core computation
     def _draw(self, x: torch.Tensor):
@@ -254,7 +262,7 @@ class DenseICNN(ICNN):
                 if mc is not None:
                     c = c * mc
                 pre = c + qk
-                z = _activation(self.activation, pre)
+                z = _activation(self.activation, pre, self.celu_alpha)
             cache.append((layer, s, mq, mc, pre))
         value = F.linear(z, self.final_layer.weight)
         if self.strong_convexity:
@@ -267,7 +275,7 @@ class DenseICNN(ICNN):
         for k in range(len(cache) - 1, -1, -1):
             layer, s, mq, mc, pre = cache[k]
             if pre is not None:
-                g = g * _activation_grad(self.activation, pre)
+                g = g * _activation_grad(self.activation, pre, self.celu_alpha)
             gq = g * mq if mq is not None else g
             coef = torch.cat([(2.0 * s * gq.unsqueeze(1)).reshape(n, -1), gq], dim=1)
             grad = grad + coef @ layer.fused_weight().t()

@@ -20,16 +20,17 @@ import torch.nn.functional as F
 __all__ = ["ConvexQuadratic", "ConvexQuadraticConv2d", "activation", "activation_grad"]
 
 
-def activation(name: str, x: torch.Tensor) -> torch.Tensor:
-    """σ(x) of the ICNNs: ``"celu"`` or ``"softplus"`` (convex, non-decreasing)."""
-    return torch.celu(x) if name == "celu" else F.softplus(x)
+def activation(name: str, x: torch.Tensor, celu_alpha: float = 1.0) -> torch.Tensor:
+    """σ(x) of the ICNNs: ``"celu"`` (with ``celu_alpha``: max(0, x) + min(0, α(exp(x/α) − 1)))
+    or ``"softplus"`` (convex, non-decreasing)."""
+    return torch.celu(x, celu_alpha) if name == "celu" else F.softplus(x)
 
 
-def activation_grad(name: str, x: torch.Tensor) -> torch.Tensor:
-    """σ'(x): celu'(x) = exp(min(x, 0)); softplus'(x) = sigmoid(x) (1 above F.softplus's
+def activation_grad(name: str, x: torch.Tensor, celu_alpha: float = 1.0) -> torch.Tensor:
+    """σ'(x): celu'(x) = exp(min(x, 0)/α); softplus'(x) = sigmoid(x) (1 above F.softplus's
     threshold 20, as its backward). Differentiable, NaN-free."""
     if name == "celu":
-        return torch.exp(x.clamp(max=0.0))
+        return torch.exp(x.clamp(max=0.0) / celu_alpha) if celu_alpha != 1.0 else torch.exp(x.clamp(max=0.0))
     return torch.where(x > 20.0, torch.ones_like(x), torch.sigmoid(x))
 
 

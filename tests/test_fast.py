@@ -11,8 +11,14 @@ from src.icnn import DenseICNN, init_normal_
 from src.w2gn import CYCLE_VARIANTS, w2gn_losses
 
 
+#: activations under test: a name, or (name, CELU α)
+ACTIVATIONS = ["celu", "softplus", ("celu", 0.3)]
+
+
 def net_of(hidden, rank, activation, dropout=0.0, sc=1e-2, dim=3, scale=1.0):
-    net = DenseICNN(dim, hidden, rank=rank, activation=activation, dropout=dropout, strong_convexity=sc).double()
+    activation, alpha = activation if isinstance(activation, tuple) else (activation, 1.0)
+    net = DenseICNN(dim, hidden, rank=rank, activation=activation, dropout=dropout, strong_convexity=sc,
+                    celu_alpha=alpha).double()
     init_normal_(net, scale)
     net.convexify()
     return net
@@ -22,7 +28,7 @@ def grads_of(loss, params):
     return torch.autograd.grad(loss, params, allow_unused=True)
 
 
-@pytest.mark.parametrize("activation", ["celu", "softplus"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("hidden,rank", [([16, 12, 8], 2), ([7], 1), ([5, 6], 3)])
 @pytest.mark.parametrize("value_input_grad", [True, False])
 @pytest.mark.parametrize("need_push", [True, False])
@@ -71,6 +77,21 @@ def test_hand_written_backward_with_dropout_masks(dropout, kind):
     g_ref = grads_of((v_ref ** 2).sum() + (p_ref ** 3).sum(), params)
     for u, w in zip(g, g_ref):
         torch.testing.assert_close(u, w, rtol=1e-9, atol=1e-12)
+
+
+def test_celu_alpha_push_is_the_gradient_of_the_value():
+    """With CELU α ≠ 1 the closed-form push (readable and fast) is ∇ of the forward, and α = 1 is
+    the default net."""
+    torch.manual_seed(4)
+    net = net_of([10, 8], 2, ("celu", 0.2))
+    x = torch.randn(6, 3, dtype=torch.float64)
+    auto = net.push_autograd(x)
+    torch.testing.assert_close(net.push(x), auto)
+    with fast.disabled():
+        torch.testing.assert_close(net.push(x), auto)
+    assert DenseICNN(3, [4]).celu_alpha == 1.0 and DenseICNN(3, [4], celu_alpha=0.5).config()["celu_alpha"] == 0.5
+    with pytest.raises(ValueError, match="celu_alpha"):
+        DenseICNN(3, [4], celu_alpha=0.0)
 
 
 def test_push_matches_double_backprop_of_forward():
@@ -177,7 +198,7 @@ def test_const_rows_skip_only_the_input_gradient_of_those_rows():
         torch.testing.assert_close(g, h)
 
 
-@pytest.mark.parametrize("activation", ["celu", "softplus"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_push_only_pass_equals_the_full_pass(activation):
     """``need_value=False`` (what W2GN uses where ψ itself is not needed) gives the same ∇ψ and the
     same gradients as the pass that also computes ψ."""
@@ -225,7 +246,7 @@ def test_fast_objective_equals_the_readable_one(cycle, l1):
         torch.testing.assert_close(g, h, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("activation", ["celu", "softplus"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_fast_value_and_push_equal_the_readable_ones(activation):
     """DenseICNN.value_and_push / push on the fast path and on the readable one (src.fast
     disabled): the same ψ, ∇ψ and gradients (weights and input), float64."""

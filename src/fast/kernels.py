@@ -27,6 +27,7 @@ class PassOptions(NamedTuple):
         need_push: ``False``: ψ only (no final product for ∇ψ).
         const_rows: the first ``const_rows`` rows of ``x`` are constants (no input gradient).
         need_value: ``False``: ∇ψ only.
+        celu_alpha: the net's CELU α.
     """
 
     hidden: tuple
@@ -37,6 +38,7 @@ class PassOptions(NamedTuple):
     need_push: bool = True
     const_rows: int = 0
     need_value: bool = True
+    celu_alpha: float = 1.0
 
 
 def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, value: float = 1.0) -> None:
@@ -142,10 +144,12 @@ def forward(opt: PassOptions, masks, x, Fw, w, b, *V):
             # z = celu(P) in place of P (P itself is not kept), σ'(P) = exp(min(P, 0)) = min(z + 1, 1)
             # from it: exactly 1 for P > 0, so σ'' = frac(σ') in the backward pass. (Where exp(P) is
             # below float32's spacing at −1, ~6e-8, it comes out 0: an absolute error < 6e-8.)
-            z = F.celu(P, inplace=True)
-            d1s[k] = torch.add(z, 1.0).clamp_(max=1.0)
+            # With α ≠ 1: σ'(P) = exp(min(P, 0)/α) = min(z/α + 1, 1), σ'' = frac(σ')/α.
+            a = opt.celu_alpha
+            z = F.celu(P, a, inplace=True)
+            d1s[k] = torch.add(z, 1.0).clamp_(max=1.0) if a == 1.0 else torch.add(z, a).div_(a).clamp_(max=1.0)
         else:
-            d1s[k] = _activation_grad(act, P)
+            d1s[k] = _activation_grad(act, P, opt.celu_alpha)
             z = F.softplus(P)
         zs.append(z)
     value = None
@@ -234,6 +238,8 @@ def backward(opt: PassOptions, masks, needs_dx, saved, Gv, Gp):
                 # and below 1 otherwise; one op, no boolean masks — slow on CPU); softplus s(1 − s)
                 if act == "celu":
                     Ubar.mul_(Gs[k]).mul_(torch.frac(d1))
+                    if opt.celu_alpha != 1.0:
+                        Ubar.div_(opt.celu_alpha)
                 else:
                     Ubar.mul_(Gs[k]).mul_(d1 * (1.0 - d1))
             else:
