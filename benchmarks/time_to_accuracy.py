@@ -334,7 +334,8 @@ def main(argv=None):
         "settings": {"recipe": args.recipe, "thresholds_l2_uvp_fwd": sorted(args.thresholds, reverse=True), "cap_s": args.cap,
                      "eval_every": args.eval_every, "quick_size": args.quick_size,
                      "full_size": int(bench.X_eval.shape[0]) if args.dims else None, "max_steps": args.max_steps,
-                     "lambda_cycle": "D" if cfg.lambda_per_dim == 1 else f"{cfg.lambda_per_dim:g}·D",
+                     "lambda_cycle": ("D" if cfg.lambda_per_dim == 1 else f"{cfg.lambda_per_dim:g}·D")
+                                     + "".join(f", {d}: {v:g}" for d, v in cfg.lambda_by_dim.items()),
                      "by_dim": by_dim, "icnn": vars(cfg.icnn).copy(), "pretrain": vars(cfg.pretrain).copy(),
                      "w2gn": {k: v for k, v in cfg.w2gn.to_dict().items()
                               if k not in ("iterations", "log_every", "progress", "checkpoint_path",

@@ -85,9 +85,9 @@ def test_cpu_recipe_trains_the_cpu_preset(tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "time_to_accuracy_cpu.json").read_text())
     assert saved == json.loads(json.dumps(record))
     preset, st = BenchmarkConfig.cpu(), saved["settings"]
-    assert st["recipe"] == "cpu" and st["lambda_cycle"] == "0.25·D"
+    assert st["recipe"] == "cpu" and st["lambda_cycle"].startswith(f"{preset.lambda_per_dim:g}·D")
     assert st["by_dim"]["4"] == {"batch_size": preset.batch_size_for(4), "lr": preset.lr_for(4),
-                                 "lambda_cycle": preset.lambda_per_dim * 4, "iterations": preset.iterations_for(4)}
+                                 "lambda_cycle": preset.lambda_for(4), "iterations": preset.iterations_for(4)}
     for key in ("lr_schedule", "warmup", "lr_end", "cycle"):
         assert st["w2gn"][key] == getattr(preset.w2gn, key), key
     assert st["w2gn"]["lr_schedule"] == "cosine" and st["w2gn"]["warmup"] > 0

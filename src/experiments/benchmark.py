@@ -42,12 +42,13 @@ class BenchmarkConfig(ExperimentConfig):
     iterations_by_dim: dict = field(default_factory=dict)   # {D: steps}; other D: w2gn.iterations
     batch_size_by_dim: dict = field(default_factory=dict)   # {D: batch}; other D: w2gn.batch_size
     lr_by_dim: dict = field(default_factory=dict)           # {D: peak lr}; other D: w2gn.lr
+    lambda_by_dim: dict = field(default_factory=dict)       # {D: λ}; other D: lambda_per_dim·D
     eval_every: int = 5000
     estimate_size: int = 2 ** 16
 
-    def _by_dim(self, table: dict, dim: int, default: int) -> int:
+    def _by_dim(self, table: dict, dim: int, default, kind=int):
         # keys may be ints or, from JSON overrides (W2GN_OVERRIDES), strings
-        return int(table.get(dim, table.get(str(dim), default)))
+        return kind(table.get(dim, table.get(str(dim), default)))
 
     def iterations_for(self, dim: int) -> int:
         return self._by_dim(self.iterations_by_dim, dim, self.w2gn.iterations)
@@ -56,14 +57,17 @@ class BenchmarkConfig(ExperimentConfig):
         return self._by_dim(self.batch_size_by_dim, dim, self.w2gn.batch_size)
 
     def lr_for(self, dim: int) -> float:
-        return float(self.lr_by_dim.get(dim, self.lr_by_dim.get(str(dim), self.w2gn.lr)))
+        return self._by_dim(self.lr_by_dim, dim, self.w2gn.lr, float)
+
+    def lambda_for(self, dim: int) -> float:
+        return self._by_dim(self.lambda_by_dim, dim, self.lambda_per_dim * dim, float)
 
     def w2gn_for(self, dim: int, name: str | None = None) -> W2GNConfig:
-        """The :class:`W2GNConfig` trained at dimension ``dim``: λ = ``lambda_per_dim``·D, the steps
+        """The :class:`W2GNConfig` trained at dimension ``dim``: λ (:meth:`lambda_for`), the steps
         (also the lr schedule's horizon), batch size and lr of that dimension; ``name``: its
         checkpoint run name (see :meth:`checkpoint`)."""
         n_iter = self.iterations_for(dim)
-        return self.w2gn_config(name, lambda_cycle=float(self.lambda_per_dim * dim), iterations=n_iter,
+        return self.w2gn_config(name, lambda_cycle=self.lambda_for(dim), iterations=n_iter,
                                 batch_size=self.batch_size_for(dim), lr=self.lr_for(dim),
                                 log_every=min(self.eval_every, max(n_iter, 1)))
 
@@ -75,12 +79,16 @@ class BenchmarkConfig(ExperimentConfig):
         # ~1/3 of a 1024 step (sampling Q included) and gives more steps per CPU second; the steps go
         # where the dimension needs them (D = 16: 3000 → 8000 steps, 4.5 → 2.0 %). At D = 2 the batch
         # noise limits instead (3000 steps: batch 256 0.83-1.0 % for lr 3e-3/1e-2 and λ = 0.25·D/D,
-        # batch 1024 0.65 %), so D ≤ 4 train on batches of 1024.
+        # batch 1024 0.65 %), so D ≤ 4 train on batches of 1024 (D = 4: 6000 steps 1.01 %, 12000 0.73 %,
+        # 12000 at λ = D 1.27 %). At D = 64 (20000 steps) λ = 0.25·D diverges for a while mid-run (L2-UVP
+        # 78 % at step 7500) and ends at 9.3 % (30000 steps: 11.1 %); λ = D trains smoothly to 8.7 %
+        # (30000 steps 8.8 %, batch 512 × 15000 steps 9.8 %, λ = 4·D diverges: 28 %; peak lr 3e-3 at
+        # λ = 0.25·D 9.9 %).
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=3000,
                              w2gn__batch_size=256, w2gn__lr=1e-2, w2gn__lr_schedule="cosine", w2gn__warmup=200,
                              w2gn__progress=False, lambda_per_dim=0.25, pretrain__iterations=1000, eval_every=100,
-                             iterations_by_dim={2: 6000, 4: 6000, 8: 5000, 16: 8000, 32: 16_000, 64: 20_000},
-                             batch_size_by_dim={2: 1024, 4: 1024})
+                             iterations_by_dim={2: 12_000, 4: 16_000, 8: 5000, 16: 8000, 32: 16_000, 64: 20_000},
+                             batch_size_by_dim={2: 1024, 4: 1024}, lambda_by_dim={64: 64.0})
 
     @classmethod
     def smoke(cls):

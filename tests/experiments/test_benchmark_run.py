@@ -33,12 +33,13 @@ def test_per_dimension_steps_and_batches_accept_int_and_json_string_keys():
     overrides) both apply; other dimensions fall back to the w2gn settings; w2gn_for(D) carries them."""
     from src.experiments.benchmark import BenchmarkConfig
     cfg = BenchmarkConfig.cpu().replace(iterations_by_dim={2: 11, "4": 12}, batch_size_by_dim={"2": 64},
-                                        lr_by_dim={"4": 0.5, 8: 0.25})
+                                        lr_by_dim={"4": 0.5, 8: 0.25}, lambda_by_dim={"4": 3.0})
     assert (cfg.iterations_for(2), cfg.iterations_for(4), cfg.iterations_for(8)) == (11, 12, cfg.w2gn.iterations)
     assert (cfg.batch_size_for(2), cfg.batch_size_for(4)) == (64, cfg.w2gn.batch_size)
     assert (cfg.lr_for(2), cfg.lr_for(4), cfg.lr_for(8)) == (cfg.w2gn.lr, 0.5, 0.25)
+    assert (cfg.lambda_for(4), cfg.lambda_for(8)) == (3.0, cfg.lambda_per_dim * 8)
     w = cfg.w2gn_for(4)
     assert (w.iterations, w.batch_size, w.lr, w.lambda_cycle, w.checkpoint_path) == (12, cfg.w2gn.batch_size, 0.5,
-                                                                                      cfg.lambda_per_dim * 4, None)
+                                                                                      3.0, None)
     assert BenchmarkConfig().batch_size_for(64) == 1024 and BenchmarkConfig().iterations_for(64) == 250_000
     assert BenchmarkConfig().w2gn_for(64).lr == BenchmarkConfig().w2gn.lr == 1e-3
