@@ -49,8 +49,8 @@ def test_regenerated_figures_equal_committed(mod, tmp_path, monkeypatch):
                        if p.is_file())
     assert made == committed, "pics/ and poster/ hold other files than make_figures.py writes"
     for rel in made:
-        assert (tmp_path / rel).read_bytes() == (ROOT / rel).read_bytes(), \
-            f"{rel} is not what `make figures` makes from the committed results (run it and commit)"
+        same = (tmp_path / rel).read_bytes() == (ROOT / rel).read_bytes()   # a bool: no byte-string diff on failure
+        assert same, f"{rel} is not what `make figures` makes from the committed results (run it and commit)"
     for rel in made:
         if rel.startswith("pics/"):
             assert (ROOT / rel).stat().st_size <= 320_000, f"{rel} is too large for a README figure"
