@@ -728,9 +728,13 @@ def make_poster(inp: Inputs):
     y = _image_ax(fig, c2, y, cw, inp.toy_image("8g"))
     y = _image_ax(fig, c2, y - 0.003, cw, inp.toy_image("100g"))
     m = toy["metrics"]["100g"]
-    y = _note(fig, c2, y - 0.003, f"100 Gaussians: {m['modes_covered']}/{m['n_modes']} modes covered after "
-              f"{m['iterations']} steps (paper: none dropped after 100k). {toy['profile']} profile, synthetic "
-              "data; results/toy.json", 62)
+    alpha = toy.get("config", {}).get("icnn", {}).get("celu_alpha", 1.0)
+    seeds = m.get("seeds", [])
+    on_seeds = (f" on each of {len(seeds)} training seeds" if len(seeds) > 1 and
+                all(s["modes_covered"] == m["n_modes"] for s in seeds) else "")
+    y = _note(fig, c2, y - 0.003, f"100 Gaussians: {m['modes_covered']}/{m['n_modes']} modes covered{on_seeds} after "
+              f"{m['iterations']} steps (paper: none dropped after 100k). {toy['profile']} profile"
+              + (f", CELU α = {alpha:g} (paper: 1)" if alpha != 1.0 else "") + ", synthetic data; results/toy.json", 62)
     bl = inp.results("gaussians_baselines")
     y = _heading(fig, c2, y - 0.012, "Gaussians: L2-UVP %, ours (paper)")
     ax = fig.add_axes([c2, y - 0.16, cw, 0.16])
