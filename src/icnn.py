@@ -185,6 +185,8 @@ class DenseICNN(ICNN):
             raise ValueError(f"strong_convexity must be ≥ 0, got {strong_convexity}")
         if not celu_alpha > 0:
             raise ValueError(f"celu_alpha must be > 0, got {celu_alpha}")
+        if celu_alpha != 1.0 and activation != "celu":
+            raise ValueError(f"celu_alpha={celu_alpha} applies to activation 'celu' only, got {activation!r}")
         self.celu_alpha = float(celu_alpha)
         self.in_dim, self.hidden_layer_sizes, self.rank = in_dim, hidden, rank
         self.activation, self.dropout, self.strong_convexity = activation, float(dropout), float(strong_convexity)

@@ -92,6 +92,8 @@ def test_celu_alpha_push_is_the_gradient_of_the_value():
     assert DenseICNN(3, [4]).celu_alpha == 1.0 and DenseICNN(3, [4], celu_alpha=0.5).config()["celu_alpha"] == 0.5
     with pytest.raises(ValueError, match="celu_alpha"):
         DenseICNN(3, [4], celu_alpha=0.0)
+    with pytest.raises(ValueError, match="celu_alpha"):
+        DenseICNN(3, [4], activation="softplus", celu_alpha=0.5)
 
 
 def test_push_matches_double_backprop_of_forward():
