@@ -13,7 +13,8 @@ N(0, 1)·0.1, Adam with default betas, cycle ``both_sum``:
 
 * ``paper`` (default): the paper's settings — batch 1024, lr 1e-3 constant, λ = D, 250k steps;
 * ``cpu``: the ``cpu`` preset as the benchmark notebook trains it at each D — batch
-  ``batch_size_for(D)`` (256; 1024 at D ≤ 4), λ = 0.25·D, peak lr ``lr_for(D)`` with a 200-step linear
+  ``batch_size_for(D)`` (256; 1024 at D ≤ 4), λ ``lambda_for(D)`` (0.25·D; D at D = 64), peak lr
+  ``lr_for(D)`` with a 200-step linear
   warm-up and cosine decay to ``lr_end`` over the run's ``iterations_for(D)`` steps
   (:func:`src.training.scheduled_lr`, applied before every step by both implementations).
 
@@ -39,8 +40,8 @@ The clock is this process's CPU time (``--clock cpu``, the default): with one th
 the run takes on one core of its own, also on a shared machine; ``--clock wall`` uses the wall clock
 (both are recorded at every curve point either way).
 
-The record (``settings``) names the recipe and its settings, per D (``by_dim``) the batch size, λ
-and the recipe's steps.
+The record (``settings``) names the recipe and its settings, per D (``by_dim``) the batch size, lr, λ
+and the recipe's steps (all from ``BenchmarkConfig.w2gn_for(D)``).
 
 Run:  python benchmarks/time_to_accuracy.py [--recipe paper] [--dims 16 64] [--cap 360]
       [--thresholds 10 5] [--impls ours ref] [--threads 1] [--out results/time_to_accuracy.json]
@@ -86,13 +87,6 @@ def settings(pretrain_iterations: int | None = None, recipe: str = "paper") -> B
     cfg = (BenchmarkConfig.paper().replace(pretrain=cpu.pretrain) if recipe == "paper" else cpu).replace(
         checkpoint_dir=None, w2gn__progress=False)
     return cfg if pretrain_iterations is None else cfg.replace(pretrain__iterations=pretrain_iterations)
-
-
-def recipe_config(cfg: BenchmarkConfig, dim: int):
-    """The :class:`src.w2gn.W2GNConfig` that ``cfg`` trains at dimension ``dim`` with
-    (:meth:`BenchmarkConfig.w2gn_for`: its batch size, lr, λ = ``lambda_per_dim``·D and
-    ``iterations_for(dim)`` steps, the lr schedule's horizon), without a checkpoint file."""
-    return cfg.w2gn_for(dim)
 
 
 def _quick_l2_uvp(net, X, Y, var_y) -> float:
@@ -310,7 +304,7 @@ def main(argv=None):
         D, D_conj, pre_loss = make_benchmark_nets(dim, cfg)
         pretrain = {"iterations": cfg.pretrain.iterations, "cpu_s": round(time.process_time() - c0, 2),
                     "wall_s": round(time.perf_counter() - w0, 2), "last_loss": float(pre_loss)}
-        w2cfg = recipe_config(cfg, dim)
+        w2cfg = cfg.w2gn_for(dim)   # the dimension's batch, lr, λ and steps (the lr schedule's horizon)
         by_dim[str(dim)] = {"batch_size": w2cfg.batch_size, "lr": w2cfg.lr, "lambda_cycle": w2cfg.lambda_cycle,
                             "iterations": w2cfg.iterations}
         entry = {"pretrain": pretrain, "linear_l2_uvp_fwd": round(bench.score_linear()["l2_uvp_fwd"], 4),

@@ -108,7 +108,7 @@ def test_both_trainers_follow_the_lr_schedule_and_stop_at_the_recipe_end():
     bench = Mix3ToMix10(2, estimate_size=2 ** 10)
     D, D_conj, _ = tta.make_benchmark_nets(2, cfg)
     # a short horizon so that warm-up and decay both show within a few steps
-    w2cfg = dataclasses.replace(tta.recipe_config(cfg, 2), iterations=8, warmup=3, batch_size=64)
+    w2cfg = dataclasses.replace(cfg.w2gn_for(2), iterations=8, warmup=3, batch_size=64)
     g = torch.Generator().manual_seed(3)
     batches = [(torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)) for _ in range(8)]
     steps = {impl: tta.make_trainer(impl, D, D_conj, w2cfg) for impl in tta.IMPLS}

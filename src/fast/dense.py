@@ -23,7 +23,7 @@ def options(net, value_input_grad: bool = True, need_push: bool = True, const_ro
         raise ValueError("value_and_push: nothing to compute (need_push and need_value are both False)")
     return PassOptions(tuple(net.hidden_layer_sizes), net.rank, net.activation, net.strong_convexity,
                        bool(value_input_grad), bool(need_push), int(const_rows), bool(need_value),
-                       float(getattr(net, "celu_alpha", 1.0)))
+                       net.celu_alpha)
 
 
 def fused_weight(net) -> torch.Tensor:
