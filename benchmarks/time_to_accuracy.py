@@ -13,7 +13,7 @@ N(0, 1)·0.1, Adam with default betas, cycle ``both_sum``:
 
 * ``paper`` (default): the paper's settings — batch 1024, lr 1e-3 constant, λ = D, 250k steps;
 * ``cpu``: the ``cpu`` preset as the benchmark notebook trains it at each D — batch
-  ``batch_size_for(D)`` (256; 1024 at D ≤ 4), λ ``lambda_for(D)`` (0.25·D; D at D = 64), peak lr
+  ``batch_size_for(D)`` (256; 2048 at D = 2, 1024 at D = 4), λ ``lambda_for(D)`` (0.25·D; D at D = 64), peak lr
   ``lr_for(D)`` with a 200-step linear
   warm-up and cosine decay to ``lr_end`` over the run's ``iterations_for(D)`` steps
   (:func:`src.training.scheduled_lr`, applied before every step by both implementations).
@@ -107,6 +107,10 @@ def make_trainer(impl: str, D, D_conj, w2cfg):
     if impl != "ref":
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     c = D.config()
+    if c.get("celu_alpha", 1.0) != 1.0 or c.get("activation", "celu") != "celu":
+        raise ValueError("the reference pattern has the paper's CELU (α = 1) only; this net has "
+                         f"{c.get('activation')} with α = {c.get('celu_alpha')} (time D = 2 of the cpu recipe "
+                         "with impl 'ours' alone, or pass a net with the paper's activation)")
     refs = [step_speed.RefDenseICNN(c["in_dim"], c["hidden_layer_sizes"], c["rank"], c["dropout"],
                                     c["strong_convexity"]) for _ in range(2)]
     for ref, net in zip(refs, (D, D_conj)):

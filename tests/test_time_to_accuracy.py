@@ -105,12 +105,12 @@ def test_both_trainers_follow_the_lr_schedule_and_stop_at_the_recipe_end():
 
     tta = load_script("benchmarks/time_to_accuracy.py")
     cfg = tta.settings(5, "cpu")
-    bench = Mix3ToMix10(2, estimate_size=2 ** 10)
-    D, D_conj, _ = tta.make_benchmark_nets(2, cfg)
+    bench = Mix3ToMix10(4, estimate_size=2 ** 10)   # D = 2 of the cpu recipe has CELU α = 0.1: ours only
+    D, D_conj, _ = tta.make_benchmark_nets(4, cfg)
     # a short horizon so that warm-up and decay both show within a few steps
-    w2cfg = dataclasses.replace(cfg.w2gn_for(2), iterations=8, warmup=3, batch_size=64)
+    w2cfg = dataclasses.replace(cfg.w2gn_for(4), iterations=8, warmup=3, batch_size=64)
     g = torch.Generator().manual_seed(3)
-    batches = [(torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)) for _ in range(8)]
+    batches = [(torch.randn(64, 4, generator=g), torch.randn(64, 4, generator=g)) for _ in range(8)]
     steps = {impl: tta.make_trainer(impl, D, D_conj, w2cfg) for impl in tta.IMPLS}
     opts = {"ours": steps["ours"][0].__self__.opt, "ref": steps["ref"][0].__self__.opt_conj}
     for k, (X, Y) in enumerate(batches):
@@ -131,3 +131,15 @@ def test_both_trainers_follow_the_lr_schedule_and_stop_at_the_recipe_end():
                   quick_size=256)
     assert run["curve"]["steps"] == [0, 3, 4] and run["steps"] == 4 == run["recipe_steps"]
     assert run["stopped"] == "end of the recipe's 4 steps" == run["to"]["0.001"]["run_ended_by"]
+
+
+def test_the_reference_pattern_refuses_a_celu_alpha_it_does_not_have():
+    import pytest
+
+    tta = load_script("benchmarks/time_to_accuracy.py")
+    cfg = tta.settings(0, "cpu")
+    D, D_conj, _ = tta.make_benchmark_nets(2, cfg)           # α = 0.1 at D = 2 in the cpu recipe
+    assert D.celu_alpha == 0.1
+    tta.make_trainer("ours", D, D_conj, cfg.w2gn_for(2))
+    with pytest.raises(ValueError, match="paper's CELU"):
+        tta.make_trainer("ref", D, D_conj, cfg.w2gn_for(2))

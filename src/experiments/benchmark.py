@@ -2,6 +2,7 @@
 config and the run of one dimension; the pairs and their scores live in :mod:`src.benchmark`."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ class BenchmarkConfig(ExperimentConfig):
     batch_size_by_dim: dict = field(default_factory=dict)   # {D: batch}; other D: w2gn.batch_size
     lr_by_dim: dict = field(default_factory=dict)           # {D: peak lr}; other D: w2gn.lr
     lambda_by_dim: dict = field(default_factory=dict)       # {D: λ}; other D: lambda_per_dim·D
+    celu_alpha_by_dim: dict = field(default_factory=dict)   # {D: CELU α}; other D: icnn.celu_alpha
     eval_every: int = 5000
     estimate_size: int = 2 ** 16
 
@@ -62,6 +64,12 @@ class BenchmarkConfig(ExperimentConfig):
     def lambda_for(self, dim: int) -> float:
         return self._by_dim(self.lambda_by_dim, dim, self.lambda_per_dim * dim, float)
 
+    def icnn_for(self, dim: int) -> ICNNSpec:
+        """The :class:`ICNNSpec` of dimension ``dim``: ``icnn`` with that dimension's CELU α
+        (:attr:`celu_alpha_by_dim`); the widths come from D in :func:`make_benchmark_nets`."""
+        return dataclasses.replace(self.icnn, celu_alpha=self._by_dim(self.celu_alpha_by_dim, dim,
+                                                                      self.icnn.celu_alpha, float))
+
     def w2gn_for(self, dim: int, name: str | None = None) -> W2GNConfig:
         """The :class:`W2GNConfig` trained at dimension ``dim``: λ (:meth:`lambda_for`), the steps
         (also the lr schedule's horizon), batch size and lr of that dimension; ``name``: its
@@ -79,16 +87,20 @@ class BenchmarkConfig(ExperimentConfig):
         # ~1/3 of a 1024 step (sampling Q included) and gives more steps per CPU second; the steps go
         # where the dimension needs them (D = 16: 3000 → 8000 steps, 4.5 → 2.0 %). At D = 2 the batch
         # noise limits instead (3000 steps: batch 256 0.83-1.0 % for lr 3e-3/1e-2 and λ = 0.25·D/D,
-        # batch 1024 0.65 %), so D ≤ 4 train on batches of 1024 (D = 4: 6000 steps 1.01 %, 12000 0.73 %,
-        # 12000 at λ = D 1.27 %). At D = 64 (20000 steps) λ = 0.25·D diverges for a while mid-run (L2-UVP
+        # batch 1024 0.65 %), so D ≤ 4 train on larger batches: 2048 at D = 2 (below), 1024 at D = 4
+        # (6000 steps 1.01 %, 12000 0.73 %, 12000 at λ = D 1.27 %). At D = 64 (20000 steps) λ = 0.25·D diverges for a while mid-run (L2-UVP
         # 78 % at step 7500) and ends at 9.3 % (30000 steps: 11.1 %); λ = D trains smoothly to 8.7 %
         # (30000 steps 8.8 %, batch 512 × 15000 steps 9.8 %, λ = 4·D diverges: 28 %; peak lr 3e-3 at
-        # λ = 0.25·D 9.9 %).
+        # λ = 0.25·D 9.9 %; at λ = D: λ = 2·D 11.8 %, peak lr 5e-3 11.6 %, 2e-2 14.5 %, CELU α = 0.5 9.3 %).
+        # D = 2 (12000 steps, batch 1024) levels off at 0.33 % with the paper's CELU (α = 1); a sharper
+        # CELU fits the mixture's map better: α = 0.5 / 0.25 / 0.1 / 0.05 give 0.24 / 0.15 / 0.13 / 0.14 %,
+        # α = 0.1 with 20000 steps 0.12 %, with batch 2048 (12000 steps) 0.095 %.
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=3000,
                              w2gn__batch_size=256, w2gn__lr=1e-2, w2gn__lr_schedule="cosine", w2gn__warmup=200,
                              w2gn__progress=False, lambda_per_dim=0.25, pretrain__iterations=1000, eval_every=100,
                              iterations_by_dim={2: 12_000, 4: 16_000, 8: 5000, 16: 8000, 32: 16_000, 64: 20_000},
-                             batch_size_by_dim={2: 1024, 4: 1024}, lambda_by_dim={64: 64.0})
+                             batch_size_by_dim={2: 2048, 4: 1024}, lambda_by_dim={64: 64.0},
+                             celu_alpha_by_dim={2: 0.1})
 
     @classmethod
     def smoke(cls):
@@ -98,14 +110,16 @@ class BenchmarkConfig(ExperimentConfig):
 
 def make_benchmark_nets(dim: int, cfg, device=None):
     """ψ_θ (``D``) and ψ_ω (``D_conj``) with the benchmark's protocol: DenseICNN(D,
-    [max(2D, 64), max(2D, 64), max(D, 32)], rank 1), init N(0, 1)·``cfg.icnn.init_scale``, ψ_θ
+    [max(2D, 64), max(2D, 64), max(D, 32)], rank 1, the rest as ``cfg.icnn_for(D)``), init
+    N(0, 1)·``cfg.icnn.init_scale``, ψ_θ
     pretrained to the identity on ``cfg.pretrain.blow``·N(0, I), ψ_ω a copy of it.
 
     Args:
         cfg: a :class:`BenchmarkConfig`.
     """
     hidden = [max(2 * dim, 64), max(2 * dim, 64), max(dim, 32)]
-    return make_pair(lambda: cfg.icnn.dense(dim, hidden), cfg.icnn.init_scale, cfg.seed * 100_003 + dim,
+    spec = cfg.icnn_for(dim)
+    return make_pair(lambda: spec.dense(dim, hidden), spec.init_scale, cfg.seed * 100_003 + dim,
                      StandardNormalSampler(dim, device=device, seed=cfg.seed + 7), cfg.pretrain, device,
                      cfg.checkpoint(f"d{dim}_pretrain"), cfg.w2gn.progress)
 

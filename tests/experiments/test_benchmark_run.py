@@ -43,3 +43,14 @@ def test_per_dimension_steps_and_batches_accept_int_and_json_string_keys():
                                                                                       3.0, None)
     assert BenchmarkConfig().batch_size_for(64) == 1024 and BenchmarkConfig().iterations_for(64) == 250_000
     assert BenchmarkConfig().w2gn_for(64).lr == BenchmarkConfig().w2gn.lr == 1e-3
+
+
+def test_celu_alpha_by_dim_reaches_the_nets():
+    """celu_alpha_by_dim (int or JSON string keys) sets that dimension's ICNNs; the others keep icnn.celu_alpha."""
+    from src.experiments.benchmark import BenchmarkConfig, make_benchmark_nets
+    cfg = BenchmarkConfig.smoke().replace(celu_alpha_by_dim={2: 0.3, "4": 0.6}, pretrain__iterations=0)
+    assert (cfg.icnn_for(2).celu_alpha, cfg.icnn_for(4).celu_alpha, cfg.icnn_for(8).celu_alpha) == (0.3, 0.6, 1.0)
+    assert cfg.icnn_for(2).rank == cfg.icnn.rank and cfg.icnn.celu_alpha == 1.0
+    for dim, alpha in ((2, 0.3), (8, 1.0)):
+        D, D_conj, _ = make_benchmark_nets(dim, cfg)
+        assert D.celu_alpha == D_conj.celu_alpha == alpha
