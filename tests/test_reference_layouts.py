@@ -251,8 +251,8 @@ def test_presets_carry_the_reference_settings():
         # the reference's generator `D` has betas (0.5, 0.999), its `D_conj` (0.5, 0.995)
         w = lat.w2gn_config("w2gn", progress=False)
         assert (w.betas, w.conj_betas, w.weight_decay) == ((0.5, 0.995), (0.5, 0.999), 1e-10)
-        # the reference's constant lr 3e-4 in `paper`; `cpu` warms up to 1e-3 and decays it (an explicit option)
-        assert (w.lr, w.lr_schedule) == ((3e-4, "constant") if profile == "paper" else (1e-3, "cosine"))
+        # the reference's constant lr 3e-4 in `paper`; `cpu` warms up to 3e-3 and decays it (an explicit option)
+        assert (w.lr, w.lr_schedule) == ((3e-4, "constant") if profile == "paper" else (3e-3, "cosine"))
         pre = lat.pretrain
         assert (pre.lr, tuple(pre.betas), pre.weight_decay, pre.blow, pre.tol, pre.iterations) == \
             (1e-4, (0.8, 0.9), 1e-10, 3.0, 1e-3, 5000)
