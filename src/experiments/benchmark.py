@@ -88,10 +88,12 @@ class BenchmarkConfig(ExperimentConfig):
         # where the dimension needs them (D = 16: 3000 → 8000 steps, 4.5 → 2.0 %). At D = 2 the batch
         # noise limits instead (3000 steps: batch 256 0.83-1.0 % for lr 3e-3/1e-2 and λ = 0.25·D/D,
         # batch 1024 0.65 %), so D ≤ 4 train on larger batches: 2048 at D = 2 (below), 1024 at D = 4
-        # (6000 steps 1.01 %, 12000 0.73 %, 12000 at λ = D 1.27 %). At D = 64 (20000 steps) λ = 0.25·D diverges for a while mid-run (L2-UVP
-        # 78 % at step 7500) and ends at 9.3 % (30000 steps: 11.1 %); λ = D trains smoothly to 8.7 %
-        # (30000 steps 8.8 %, batch 512 × 15000 steps 9.8 %, λ = 4·D diverges: 28 %; peak lr 3e-3 at
-        # λ = 0.25·D 9.9 %; at λ = D: λ = 2·D 11.8 %, peak lr 5e-3 11.6 %, 2e-2 14.5 %, CELU α = 0.5 9.3 %).
+        # (6000 steps 1.01 %, 12000 0.73 %, 12000 at λ = D 1.27 %). At D = 64 (20000 steps) λ = 0.25·D
+        # diverges for a while mid-run (L2-UVP 78 % at step 7500) and ends at 9.3 % (30000 steps: 11.1 %);
+        # λ = D trains smoothly to 8.7 % (30000 steps 8.8 %, batch 512 × 15000 steps 9.8 %, λ = 4·D
+        # diverges: 28 %; peak lr 3e-3 at λ = 0.25·D 9.9 %). Variants of λ = D, all worse and most with a
+        # mid-run spike: λ = 2·D 11.8 %, peak lr 5e-3 11.6 % / 2e-2 14.5 %, batch 512 × 20000 steps
+        # 10.6 %, CELU α = 0.5 9.3 % / α = 2 11.8 %.
         # D = 2 (12000 steps, batch 1024) levels off at 0.33 % with the paper's CELU (α = 1); a sharper
         # CELU fits the mixture's map better: α = 0.5 / 0.25 / 0.1 / 0.05 give 0.24 / 0.15 / 0.13 / 0.14 %,
         # α = 0.1 with 20000 steps 0.12 %, with batch 2048 (12000 steps) 0.095 %.
