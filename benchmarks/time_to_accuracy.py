@@ -40,8 +40,8 @@ The clock is this process's CPU time (``--clock cpu``, the default): with one th
 the run takes on one core of its own, also on a shared machine; ``--clock wall`` uses the wall clock
 (both are recorded at every curve point either way).
 
-The record (``settings``) names the recipe and its settings, per D (``by_dim``) the batch size, lr, λ
-and the recipe's steps (all from ``BenchmarkConfig.w2gn_for(D)``).
+The record (``settings``) names the recipe and its settings, per D (``by_dim``) the batch size, lr, λ, CELU α
+and the recipe's steps (from ``BenchmarkConfig.w2gn_for(D)`` and ``icnn_for(D)``).
 
 Run:  python benchmarks/time_to_accuracy.py [--recipe paper] [--dims 16 64] [--cap 360]
       [--thresholds 10 5] [--impls ours ref] [--threads 1] [--out results/time_to_accuracy.json]
@@ -310,7 +310,7 @@ def main(argv=None):
                     "wall_s": round(time.perf_counter() - w0, 2), "last_loss": float(pre_loss)}
         w2cfg = cfg.w2gn_for(dim)   # the dimension's batch, lr, λ and steps (the lr schedule's horizon)
         by_dim[str(dim)] = {"batch_size": w2cfg.batch_size, "lr": w2cfg.lr, "lambda_cycle": w2cfg.lambda_cycle,
-                            "iterations": w2cfg.iterations}
+                            "iterations": w2cfg.iterations, "celu_alpha": cfg.icnn_for(dim).celu_alpha}
         entry = {"pretrain": pretrain, "linear_l2_uvp_fwd": round(bench.score_linear()["l2_uvp_fwd"], 4),
                  "hidden": D.hidden_layer_sizes}
         for impl in args.impls:

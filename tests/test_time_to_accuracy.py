@@ -87,7 +87,8 @@ def test_cpu_recipe_trains_the_cpu_preset(tmp_path, monkeypatch):
     preset, st = BenchmarkConfig.cpu(), saved["settings"]
     assert st["recipe"] == "cpu" and st["lambda_cycle"].startswith(f"{preset.lambda_per_dim:g}·D")
     assert st["by_dim"]["4"] == {"batch_size": preset.batch_size_for(4), "lr": preset.lr_for(4),
-                                 "lambda_cycle": preset.lambda_for(4), "iterations": preset.iterations_for(4)}
+                                 "lambda_cycle": preset.lambda_for(4), "iterations": preset.iterations_for(4),
+                                 "celu_alpha": preset.icnn_for(4).celu_alpha}
     for key in ("lr_schedule", "warmup", "lr_end", "cycle"):
         assert st["w2gn"][key] == getattr(preset.w2gn, key), key
     assert st["w2gn"]["lr_schedule"] == "cosine" and st["w2gn"]["warmup"] > 0
