@@ -13,7 +13,7 @@ N(0, 1)·0.1, Adam with default betas, cycle ``both_sum``:
 
 * ``paper`` (default): the paper's settings — batch 1024, lr 1e-3 constant, λ = D, 250k steps;
 * ``cpu``: the ``cpu`` preset as the benchmark notebook trains it at each D — batch
-  ``batch_size_for(D)`` (256; 2048 at D = 2, 1024 at D = 4), λ ``lambda_for(D)`` (0.25·D; D at D = 64), peak lr
+  ``batch_size_for(D)`` (256; 2048 at D = 2, 1024 at D = 4), λ ``lambda_for(D)`` (0.25·D; 0.5·D at D = 64), peak lr
   ``lr_for(D)`` with a 200-step linear
   warm-up and cosine decay to ``lr_end`` over the run's ``iterations_for(D)`` steps
   (:func:`src.training.scheduled_lr`, applied before every step by both implementations).
