@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import sys
 import time
@@ -34,7 +35,7 @@ from src.distributions import StandardNormalSampler, TensorDatasetSampler  # noq
 from src.experiments.autoencoder import AEConfig, get_autoencoder  # noqa: E402
 from src.experiments.latent_ot import LatentOTConfig, generate_raw, generate_w2gn, make_latent_icnns  # noqa: E402
 from src.utils import atomic_write_text, get_device, results_dir  # noqa: E402
-from src.w2gn import W2GNTrainer  # noqa: E402
+from src.w2gn import W2GN  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -86,12 +87,17 @@ def main(argv=None) -> dict:
     D, D_conj, _ = make_latent_icnns(cfg, dim, device, progress=False)
     P = TensorDatasetSampler(codes, device=device, seed=cfg.data_seed)
     Q = StandardNormalSampler(dim, device=device, seed=cfg.data_seed + 1)
-    trainer = W2GNTrainer(D, D_conj, cfg.w2gn_config(None))
+    # one run of --steps (the cosine schedule's horizon), paused at each mark: the callback, called
+    # at every logged step, stops fit there (log_every divides every mark); fit continues it
+    w2cfg = cfg.w2gn_config(None, log_every=math.gcd(cfg.w2gn.log_every, *args.marks))
+    run = W2GN(D, D_conj, w2cfg)
     curve, train_cpu = [], 0.0
     for mark in args.marks:
         t = time.process_time()
-        trainer.fit(P, Q, iterations=mark - trainer.iteration)
+        run.fit(P, Q, callback=lambda iteration, *_, m=mark: iteration < m)
         train_cpu += time.process_time() - t
+        if run.iteration != mark:
+            raise RuntimeError(f"the W2GN run stopped at step {run.iteration}, not at the mark {mark}")
         D_conj.eval()
         images = generate_w2gn(ae, D_conj, n, torch.Generator().manual_seed(cfg.data_seed), device)
         D_conj.train()
@@ -108,7 +114,7 @@ def main(argv=None) -> dict:
               "python": platform.python_version(), "threads": torch.get_num_threads(), "device": str(device),
               "data": data,
               "n_fid": n, "fid_dtype": cfg.fid_dtype, "steps": args.steps,
-              "w2gn": {k: v for k, v in cfg.w2gn.to_dict().items() if k not in ("progress", "checkpoint_path")},
+              "w2gn": {k: v for k, v in w2cfg.to_dict().items() if k not in ("progress", "checkpoint_path")},
               "targets": {"ratio_raw": 0.5, "ratio_reconstruct": 2.0},
               **baselines, "curve": curve, "cpu_time_s": round(time.process_time() - c0, 1)}
     out = args.out or results_dir() / "latent_ot_steps.json"

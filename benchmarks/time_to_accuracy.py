@@ -2,8 +2,8 @@
 L2-UVP reaches given thresholds (default 10 % and 5 %), ours against the reference computation pattern.
 
 * ours: ``src.w2gn.W2GN(D, D_conj, config).step`` as users get it (the fast path of ``src.fast``);
-* reference: ``RefTrainer`` / ``RefDenseICNN`` of ``benchmarks/step_speed.py`` (imported from there),
-  the reference implementation's computation pattern.
+* reference: ``RefTrainer`` / ``RefDenseICNN`` of :mod:`benchmarks.reference`, the reference
+  implementation's computation pattern (as ``benchmarks/step_speed.py`` times it).
 
 Both train from the same identity-pretrained weights on the same batches (the pair's samplers are
 reset to the same state before each run) with one of two recipes of
@@ -67,14 +67,15 @@ from src.benchmark import Mix3ToMix10  # noqa: E402
 from src.experiments.benchmark import BenchmarkConfig, make_benchmark_nets  # noqa: E402
 from src.fast import gemm  # noqa: E402
 from src.metrics import l2_uvp  # noqa: E402
-from src.utils import atomic_write_text, load_file_module, results_dir  # noqa: E402
+from src.utils import atomic_write_text, results_dir  # noqa: E402
 from src.w2gn import W2GN  # noqa: E402
 
-step_speed = load_file_module(Path(__file__).resolve().with_name("step_speed.py"))
+from benchmarks.reference import RefDenseICNN, RefTrainer  # noqa: E402
+from benchmarks.step_speed import cpu_name  # noqa: E402
 
 IMPLS = ("ours", "ref")
 RECIPES = ("paper", "cpu")
-IMPL_NAMES = {"ours": "ours (src.w2gn.W2GN, fast path)", "ref": "reference pattern (benchmarks/step_speed.py)"}
+IMPL_NAMES = {"ours": "ours (src.w2gn.W2GN, fast path)", "ref": "reference pattern (benchmarks/reference.py)"}
 
 
 def settings(pretrain_iterations: int | None = None, recipe: str = "paper") -> BenchmarkConfig:
@@ -111,7 +112,7 @@ def make_trainer(impl: str, D, D_conj, w2cfg):
         raise ValueError("the reference pattern has the paper's CELU (α = 1) only; this net has "
                          f"{c.get('activation')} with α = {c.get('celu_alpha')} (time D = 2 of the cpu recipe "
                          "with impl 'ours' alone, or pass a net with the paper's activation)")
-    refs = [step_speed.RefDenseICNN(c["in_dim"], c["hidden_layer_sizes"], c["rank"], c["dropout"],
+    refs = [RefDenseICNN(c["in_dim"], c["hidden_layer_sizes"], c["rank"], c["dropout"],
                                     c["strong_convexity"]) for _ in range(2)]
     for ref, net in zip(refs, (D, D_conj)):
         ref.load_state_dict(net.state_dict())
@@ -122,7 +123,7 @@ def make_trainer(impl: str, D, D_conj, w2cfg):
             scorer.load_state_dict(ref.state_dict())
         return scorers
 
-    return step_speed.RefTrainer(*refs, w2cfg).step, scored
+    return RefTrainer(*refs, w2cfg).step, scored
 
 
 def extrapolate(seconds, values, threshold, steps_per_second):
@@ -298,7 +299,7 @@ def main(argv=None):
     cfg = settings(args.pretrain_iterations, args.recipe)
     out = args.out or results_dir() / ("time_to_accuracy.json" if args.recipe == "paper" else
                                        f"time_to_accuracy_{args.recipe}.json")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU {step_speed._cpu_name()}; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU {cpu_name()}; "
           f"recipe {args.recipe}; clock: {args.clock} time; cap {args.cap:g} s per run")
     runs, by_dim = {}, {}
     for dim in args.dims:
@@ -324,7 +325,7 @@ def main(argv=None):
         runs[str(dim)] = entry
     record = {
         "experiment": "time_to_accuracy", "torch": torch.__version__, "python": platform.python_version(),
-        "threads": torch.get_num_threads(), "cpu": step_speed._cpu_name(),
+        "threads": torch.get_num_threads(), "cpu": cpu_name(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "ours_cpu_matmul": gemm.cpu_matmul(),
         "pair": "Mix3toMix10", "clock": args.clock,
         "unit": f"seconds of training on the {args.clock} clock (drawing batches and steps; pretraining and "

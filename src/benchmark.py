@@ -268,8 +268,11 @@ class Mix3ToMix10:
     Args:
         dim: D.
         root: folder holding ``Mix3toMix10/{dim}_v1.pt`` and ``{dim}_v2.pt`` (or that folder
-            itself). ``None``: the cache folder (:func:`default_cache_dir`), downloaded into when
-            the files are missing.
+            itself). ``None``: the folder named by env ``W2GN_W2BENCH`` when it is set (only
+            that one); else the copy shipped in ``data/w2bench`` when it holds both files of
+            ``dim`` (D = 2 … 128); else the cache folder (:func:`default_cache_dir`,
+            ``~/.cache/w2gn/w2bench``). Missing files are downloaded into the folder chosen
+            (when ``download``), see :func:`ensure_checkpoints`.
         device: where samplers, maps and scores run (default CPU).
         estimate_size: samples of P (drawn on the CPU, seed ``estimate_seed``) used to estimate
             the standardisation (m, v) of the potential and the moments of Q. The benchmark used

@@ -1,4 +1,5 @@
-"""Checkpoint files and the random states they carry (used by :mod:`src.w2gn` and :mod:`src.pretrain`).
+"""Checkpoint files and the random states they carry (used by :mod:`src.w2gn` and :mod:`src.pretrain`;
+this module knows nothing of either: the W2GN object saves and loads itself).
 
 A checkpoint is a ``torch.save`` file of plain data and tensors (it loads with
 ``torch.load(path, weights_only=True)``), written atomically with a format tag and a SHA-256
@@ -21,7 +22,7 @@ import torch
 from .distributions import load_rng_state_dict, rng_state_dict
 from .utils import atomic_torch_save
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint", "write_checkpoint", "global_rng_state", "set_global_rng_state",
+__all__ = ["CheckpointError", "read_checkpoint", "write_checkpoint", "global_rng_state", "set_global_rng_state",
            "sampler_states", "load_sampler_states", "check_same_run"]
 
 
@@ -164,56 +165,3 @@ def load_sampler_states(samplers: dict, states: dict) -> None:
             s.load_state_dict(states[k])
         else:
             load_rng_state_dict(s, states[k])
-
-
-# ------------------------------------------------------------------ W2GN checkpoints (src.w2gn re-exports these)
-def save_checkpoint(path, trainer, **extra) -> None:
-    """Save nets, optimiser states, config, iteration and history (plus ``extra`` plain data).
-
-    Written atomically (a temporary file in the same folder, fsync, rename: a crash leaves the
-    previous file intact) with a checksum verified by :func:`load_checkpoint`. The file loads
-    with ``torch.load(path, weights_only=True)``.
-    """
-    state = trainer.state_dict()
-    state["extra"] = extra
-    write_checkpoint(path, state)
-
-
-def load_checkpoint(path, trainer=None, D=None, D_conj=None, map_location=None):
-    """Load a checkpoint written by :func:`save_checkpoint` (or by a checkpointed ``train``).
-
-    Returns a :class:`src.w2gn.W2GNTrainer`. Pass an existing ``trainer`` (a ``W2GN``), or the
-    nets ``D``/``D_conj`` (built with the same
-    architecture), or nothing: then DenseICNN/ConvICNN nets are rebuilt from the stored
-    architecture. A checkpoint of another architecture raises ``ValueError`` naming the keys
-    that differ.
-
-    Raises:
-        FileNotFoundError: no such file.
-        CheckpointError: the file is empty, truncated, corrupted (checksum mismatch), not a
-            checkpoint, or one of identity pretraining.
-    """
-    from .w2gn import W2GNConfig, W2GNTrainer
-
-    state = read_checkpoint(path, map_location)
-    if state.get("kind") == "pretrain":
-        raise CheckpointError(f"{path} is an identity-pretraining checkpoint; pass it to pretrain_identity")
-    if trainer is None:
-        D = D if D is not None else _build(state["D_arch"])
-        D_conj = D_conj if D_conj is not None else _build(state["D_conj_arch"])
-        if map_location is not None:
-            D.to(map_location)
-            D_conj.to(map_location)
-        trainer = W2GNTrainer(D, D_conj, W2GNConfig.from_dict(state["config"]))
-    trainer.load_state_dict(state)
-    return trainer
-
-
-def _build(arch: dict):
-    from . import icnn
-
-    arch = dict(arch)
-    cls = getattr(icnn, arch.pop("class"), None)
-    if cls is None:
-        raise ValueError(f"cannot rebuild a net of class {arch!r}; pass D and D_conj")
-    return cls(**arch)

@@ -22,14 +22,14 @@ defaults (``cls().replace(profile="cpu", w2gn__iterations=4000)``). Usage in a n
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
 from .w2gn import W2GNConfig
 
-__all__ = ["PROFILES", "resolve_profile", "get_config", "apply_overrides", "ExperimentConfig", "ICNNSpec",
-           "PretrainSpec", "W2GNConfig"]
+__all__ = ["PROFILES", "resolve_profile", "get_config", "apply_overrides", "config_classes", "ExperimentConfig",
+           "ICNNSpec", "PretrainSpec", "W2GNConfig"]
 
 PROFILES = ("paper", "cpu", "smoke")
 
@@ -93,7 +93,7 @@ class PretrainSpec:
     optimizer: str = "adam"
     reduction: str = "sum"
 
-    def kwargs(self, progress: bool = True) -> dict:
+    def kwargs(self, progress: bool | None = None) -> dict:
         """Keyword arguments of :func:`src.w2gn.pretrain_identity`."""
         return dict(asdict(self), progress=progress)
 
@@ -124,6 +124,18 @@ def _replace_nested(obj, changes: dict):
     return replace(obj, **plain)
 
 
+#: config class name -> class; each subclass of ExperimentConfig enters itself when it is defined
+_CONFIG_CLASSES: dict[str, type] = {}
+
+
+def config_classes() -> dict:
+    """Config class name -> class, of every :class:`ExperimentConfig` subclass defined so far.
+
+    Importing :mod:`src.experiments` (which any ``import src.experiments.<module>`` does first)
+    defines every experiment's config class; this module imports none of them."""
+    return dict(_CONFIG_CLASSES)
+
+
 @dataclass
 class ExperimentConfig:
     """Base of the experiment configs. Subclasses hold the paper's settings as their field
@@ -139,6 +151,11 @@ class ExperimentConfig:
     profile: str = "cpu"
     seed: int = 0
     checkpoint_dir: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        """Every subclass registers itself by its class name (see :func:`config_classes`)."""
+        super().__init_subclass__(**kwargs)
+        _CONFIG_CLASSES[cls.__name__] = cls
 
     def checkpoint(self, name: str) -> str | None:
         """The checkpoint file of run ``name`` of this experiment (its folder is made at the first
@@ -200,25 +217,6 @@ import json as _json
 from dataclasses import fields as _fields, is_dataclass as _is_dataclass
 
 OVERRIDES_ENV = "W2GN_OVERRIDES"
-
-
-def _all_config_classes(base=None) -> dict:
-    """Config class name -> class, over every experiment module (imported here if not yet)."""
-    if base is None:
-        import importlib
-        import importlib.util
-
-        from . import experiments
-
-        for name in experiments.MODULES:
-            if importlib.util.find_spec(f"{experiments.__name__}.{name}") is not None:
-                importlib.import_module(f"{experiments.__name__}.{name}")
-        base = ExperimentConfig
-    out = {}
-    for sub in base.__subclasses__():
-        out[sub.__name__] = sub
-        out.update(_all_config_classes(sub))
-    return out
 
 
 def _override_value(cfg, name: str, value):
@@ -303,7 +301,7 @@ def apply_overrides(cfg, overrides: str | dict | None = None):
             raise ValueError(f"{OVERRIDES_ENV} is not valid JSON ({err}): {raw!r}") from err
     if not isinstance(raw, dict):
         raise ValueError(f"{OVERRIDES_ENV} must be a JSON object of field -> value, got {raw!r}")
-    classes = _all_config_classes()
+    classes = config_classes()
     changes = {k: v for k, v in raw.items() if k not in classes}
     section = raw.get(type(cfg).__name__, {})
     if not isinstance(section, dict):

@@ -14,7 +14,7 @@ __all__ = [
     "Sampler", "StandardNormalSampler", "NormalSampler", "UniformSampler", "BallUniformSampler",
     "SwissRollSampler", "GaussianMixtureSampler", "EightGaussiansSampler", "GaussianGridSampler",
     "WhiteningSampler", "LinearTransformer", "TensorDatasetSampler", "FittedGaussianMixtureSampler",
-    "rng_state_dict", "load_rng_state_dict",
+    "rng_state_dict", "load_rng_state_dict", "as_sampler",
 ]
 
 
@@ -335,3 +335,25 @@ class FittedGaussianMixtureSampler(Sampler):
         idx = torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
         z = self._randn(n, self.dim)
         return self.means[idx] + torch.einsum("nij,nj->ni", self.chols[idx], z)
+
+
+def as_sampler(data, like=None, seed: int | None = None, name: str = "X"):
+    """``data`` as a sampler: a sampler (anything with ``sample(n)``) is returned as it is; a
+    tensor or NumPy array ``[n, *shape]`` of samples becomes a :class:`TensorDatasetSampler`
+    drawing its rows at random (with replacement, from a generator seeded ``seed``), on the
+    device and in the dtype of the parameters of the net ``like`` (when given).
+
+    Raises:
+        TypeError: ``data`` is neither (the message names it as ``name``).
+    """
+    if _is_sampler_like(data):
+        return data
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        p = next(like.parameters(), None) if like is not None else None
+        if p is None:
+            return TensorDatasetSampler(data, device=getattr(data, "device", None),
+                                        dtype=data.dtype if isinstance(data, torch.Tensor) and data.is_floating_point()
+                                        else torch.float32, seed=seed)
+        return TensorDatasetSampler(data, device=p.device, dtype=p.dtype, seed=seed)
+    raise TypeError(f"{name} must be a sampler (an object with sample(n)), a torch tensor or a NumPy array "
+                    f"[n, *shape] of samples; got {type(data).__name__}")

@@ -15,7 +15,10 @@ implementation calls the nets ``D`` (ψ_θ) and ``D_conj`` (ψ_ω). Every net he
 written with ordinary autograd ops). While :func:`src.fast.enabled` (the default), its
 ``value_and_push`` / ``push`` run the same formulas through fused kernels with a hand-written
 backward pass instead (:mod:`src.fast.dense`), so a loss on ``push`` costs one ordinary backward
-pass instead of double back-propagation.
+pass instead of double back-propagation. The kernels run for ``DenseICNN`` itself only (its
+``_fast_path = True``, read from the class body by :func:`src.fast.supports`, is not inherited):
+a subclass that overrides ``forward`` gets ∇ψ by autograd of its own ``forward``, one that keeps
+it gets the readable closed form (``_run``), unless it sets ``_fast_path = True`` itself.
 """
 from __future__ import annotations
 
@@ -28,11 +31,9 @@ import torch.nn.functional as F
 
 from . import fast
 from .fast import dense as fast_dense, dropout as _dropout
-from .layers import ConvexQuadratic, activation as _activation, activation_grad as _activation_grad
+from .layers import ACTIVATIONS, ConvexQuadratic, get_activation
 
 __all__ = ["ICNN", "DenseICNN", "ConvICNN", "ConvICNN128", "init_normal_"]
-
-_ACTIVATIONS = ("celu", "softplus")
 
 
 def init_normal_(net: nn.Module, scale: float, generator: torch.Generator | None = None) -> nn.Module:
@@ -150,13 +151,14 @@ class DenseICNN(ICNN):
     z_1 = Q_1(x);  z_{k+1} = σ(W_k z_k + Q_{k+1}(x)) with W_k ≥ 0;
     ψ(x) = w_outᵀ z_last + ½·strong_convexity·‖x‖² with w_out ≥ 0,
     where Q_k are :class:`~src.layers.ConvexQuadratic` layers and every layer output passes
-    through dropout. σ is CELU or softplus (convex, non-decreasing).
+    through dropout. σ is CELU or softplus (convex, non-decreasing; the names of
+    :data:`src.layers.ACTIVATIONS`).
 
     Args:
         in_dim: dimension D of the input.
         hidden_layer_sizes: widths of the hidden layers.
         rank: rank of the quadratic layers.
-        activation: ``"celu"`` or ``"softplus"``.
+        activation: ``"celu"`` or ``"softplus"`` (a name of :data:`src.layers.ACTIVATIONS`).
         dropout: dropout probability after every layer (training mode only).
         strong_convexity: coefficient of the ½‖x‖² term.
         celu_alpha: α of CELU (the reference's is 1): the width of its bend, so a smaller α lets
@@ -167,7 +169,15 @@ class DenseICNN(ICNN):
     product ``x @ [A⁽¹⁾ … A⁽ʳ⁾ | Wᵀ]`` for all quadratic/affine parts and a hand-written backward.
     State dicts use the reference keys (``quadratic_layers.{i}.0.quadratic_decomposed``, …);
     the benchmark's layout without the ``.0`` loads too.
+
+    Subclasses: ``push`` is the closed form of this class's ψ; a subclass that overrides
+    ``forward`` gets ``push`` by autograd of its ``forward`` instead (:meth:`_closed_form`), and the
+    fast kernels serve this class only (``_fast_path``, see :mod:`src.fast`).
     """
+
+    #: the fast kernels (:mod:`src.fast.dense`) compute this class's ψ and ∇ψ; read from this class's
+    #: own body (:func:`src.fast.supports`), so subclasses do not inherit it
+    _fast_path = True
 
     def __init__(self, in_dim: int, hidden_layer_sizes: Sequence[int] = (32, 32, 32), rank: int = 1,
                  activation: str = "celu", dropout: float = 0.03, strong_convexity: float = 1e-6,
@@ -177,16 +187,17 @@ class DenseICNN(ICNN):
         if in_dim < 1 or not hidden or min(hidden) < 1:
             raise ValueError(f"DenseICNN needs in_dim ≥ 1 and non-empty positive hidden sizes, "
                              f"got in_dim={in_dim}, hidden_layer_sizes={hidden_layer_sizes}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        act = get_activation(activation)  # ValueError for a name not in src.layers.ACTIVATIONS
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if strong_convexity < 0:
             raise ValueError(f"strong_convexity must be ≥ 0, got {strong_convexity}")
         if not celu_alpha > 0:
             raise ValueError(f"celu_alpha must be > 0, got {celu_alpha}")
-        if celu_alpha != 1.0 and activation != "celu":
-            raise ValueError(f"celu_alpha={celu_alpha} applies to activation 'celu' only, got {activation!r}")
+        if celu_alpha != 1.0 and not act.uses_alpha:
+            with_alpha = tuple(name for name, a in ACTIVATIONS.items() if a.uses_alpha)
+            raise ValueError(f"celu_alpha={celu_alpha} applies to activation {' / '.join(map(repr, with_alpha))} "
+                             f"only, got {activation!r}")
         self.celu_alpha = float(celu_alpha)
         self.in_dim, self.hidden_layer_sizes, self.rank = in_dim, hidden, rank
         self.activation, self.dropout, self.strong_convexity = activation, float(dropout), float(strong_convexity)
@@ -247,6 +258,7 @@ class DenseICNN(ICNN):
         if masks is None:
             masks = self._draw_masks(x)
         n = x.shape[0]
+        act = get_activation(self.activation)
         cache, z = [], None
         for k, seq in enumerate(self.quadratic_layers):
             layer = seq[0]
@@ -264,7 +276,7 @@ class DenseICNN(ICNN):
                 if mc is not None:
                     c = c * mc
                 pre = c + qk
-                z = _activation(self.activation, pre, self.celu_alpha)
+                z = act.value(pre, self.celu_alpha)
             cache.append((layer, s, mq, mc, pre))
         value = F.linear(z, self.final_layer.weight)
         if self.strong_convexity:
@@ -277,7 +289,7 @@ class DenseICNN(ICNN):
         for k in range(len(cache) - 1, -1, -1):
             layer, s, mq, mc, pre = cache[k]
             if pre is not None:
-                g = g * _activation_grad(self.activation, pre, self.celu_alpha)
+                g = g * act.grad(pre, self.celu_alpha)
             gq = g * mq if mq is not None else g
             coef = torch.cat([(2.0 * s * gq.unsqueeze(1)).reshape(n, -1), gq], dim=1)
             grad = grad + coef @ layer.fused_weight().t()
@@ -294,11 +306,19 @@ class DenseICNN(ICNN):
         """ψ(x) ``[N, 1]`` and ∇ψ(x) ``[N, D]`` in closed form, sharing one forward pass.
 
         Differentiable in the weights and ``x``: once on the fast path (hand-written backward
-        pass, :mod:`src.fast.dense`), any number of times on the readable one (:meth:`_run`)."""
+        pass, :mod:`src.fast.dense`), any number of times on the readable one (:meth:`_run`).
+        A subclass that overrides ``forward``: ∇ of its ``forward`` by autograd (:meth:`_closed_form`)."""
         self._check_input(x)
-        if fast.enabled():
+        if not self._closed_form():
+            return ICNN.value_and_push(self, x)
+        if fast.enabled() and fast.supports(self):
             return fast_dense.value_and_push(self, x)
         return self._run(x, need_grad=True)
+
+    def _closed_form(self) -> bool:
+        """Whether ψ is :meth:`_run`'s (``forward`` not overridden by a subclass or replaced on the
+        instance), so that its closed-form ∇ψ is the gradient of ``forward``."""
+        return type(self).forward is DenseICNN.forward and "forward" not in vars(self)
 
     def push(self, x: torch.Tensor) -> torch.Tensor:
         """∇ψ(x), ``[N, D]``; part of the autograd graph whenever grad mode is on (see

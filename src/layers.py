@@ -8,30 +8,123 @@ a sum of ``rank`` squared linear forms plus an affine map. It is convex in ``x``
 weights, so it needs no clamping. Parameter names and shapes follow the reference
 implementation (``quadratic_decomposed`` ``[in, rank, out]``, ``weight`` ``[out, in]``,
 ``bias`` ``[out]``) so that its checkpoints load unchanged.
+
+:data:`ACTIVATIONS` is the registry of the activations σ (σ, σ', σ'' and the fast kernels' forms,
+:class:`Activation`); every part of the package looks a name up there (:func:`get_activation`),
+so an unknown name is a ``ValueError`` wherever it is used.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["ConvexQuadratic", "ConvexQuadraticConv2d", "activation", "activation_grad"]
+__all__ = ["ConvexQuadratic", "ConvexQuadraticConv2d", "Activation", "ACTIVATIONS", "get_activation",
+           "activation", "activation_grad"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation σ of the ICNNs (convex and non-decreasing, so that the nets stay convex),
+    with what every implementation of :class:`src.icnn.DenseICNN` needs of it. Each function takes
+    ``(x, alpha)``; ``alpha`` is the net's ``celu_alpha`` (ignored unless ``uses_alpha``).
+
+    Attributes:
+        name: the ``activation=`` name of :class:`~src.icnn.DenseICNN`.
+        value: σ(x).
+        grad: σ'(x), written with differentiable operations (the readable closed-form ∇ψ,
+            ``DenseICNN._run``, differentiates it again for the loss on ∇ψ).
+        grad2: σ''(x) (the definition ``grad2_from_grad`` is tested against, itself against autograd).
+        uses_alpha: whether ``alpha`` is a parameter of σ (otherwise a net must keep α = 1).
+        value_and_grad_: the fast kernels' forward form (:mod:`src.fast.kernels`): ``(σ(P), σ'(P))``,
+            free to overwrite ``P`` (which the kernels do not keep), or ``None``.
+        grad2_from_grad: the fast kernels' backward form: σ''(P) from σ'(P) alone (P is not kept),
+            or ``None``. The fast path runs an activation only when both forms are given and its
+            name is in :data:`src.fast.SUPPORTED_ACTIVATIONS`.
+    """
+
+    name: str
+    value: Callable[[torch.Tensor, float], torch.Tensor]
+    grad: Callable[[torch.Tensor, float], torch.Tensor]
+    grad2: Callable[[torch.Tensor, float], torch.Tensor]
+    uses_alpha: bool = False
+    value_and_grad_: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]] | None = None
+    grad2_from_grad: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+
+
+# --- CELU: max(0, x) + min(0, α(exp(x/α) − 1)); σ' = exp(min(x, 0)/α); σ'' = exp(x/α)/α for x < 0, else 0
+def _celu_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return torch.exp(x.clamp(max=0.0) / alpha) if alpha != 1.0 else torch.exp(x.clamp(max=0.0))
+
+
+def _celu_grad2(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return torch.where(x < 0, _celu_grad(x, alpha) / alpha, torch.zeros_like(x))
+
+
+def _celu_value_and_grad_(p: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    # z = celu(p) in p's place; σ'(p) = exp(min(p, 0)/α) = min(z/α + 1, 1) from it: exactly 1 for
+    # p > 0, below 1 otherwise (so σ'' = frac(σ')/α below). Where exp(p/α) is below float32's
+    # spacing at −1 (~6e-8) it comes out 0: an absolute error < 6e-8.
+    z = F.celu(p, alpha, inplace=True)
+    d1 = torch.add(z, 1.0).clamp_(max=1.0) if alpha == 1.0 else torch.add(z, alpha).div_(alpha).clamp_(max=1.0)
+    return z, d1
+
+
+def _celu_grad2_from_grad(d1: torch.Tensor, alpha: float) -> torch.Tensor:
+    # σ'' = exp(x/α)/α·[x < 0] = frac(σ')/α: one op, no boolean masks (slow on CPU)
+    return torch.frac(d1) if alpha == 1.0 else torch.frac(d1).div_(alpha)
+
+
+# --- softplus: log(1 + eˣ) (F.softplus, linear above its threshold 20); σ' = sigmoid; σ'' = s(1 − s)
+def _softplus_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    # 1 above F.softplus's threshold 20, as its backward
+    return torch.where(x > 20.0, torch.ones_like(x), torch.sigmoid(x))
+
+
+def _softplus_grad2(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    s = _softplus_grad(x, alpha)
+    return s * (1.0 - s)
+
+
+def _softplus_value_and_grad_(p: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    return F.softplus(p), _softplus_grad(p, alpha)
+
+
+def _softplus_grad2_from_grad(d1: torch.Tensor, alpha: float) -> torch.Tensor:
+    return d1 * (1.0 - d1)
+
+
+#: every activation of the ICNNs, by name: the one list that src.layers, src.icnn and src.fast read
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    Activation("celu", lambda x, alpha: torch.celu(x, alpha), _celu_grad, _celu_grad2, uses_alpha=True,
+               value_and_grad_=_celu_value_and_grad_, grad2_from_grad=_celu_grad2_from_grad),
+    Activation("softplus", lambda x, alpha: F.softplus(x), _softplus_grad, _softplus_grad2,
+               value_and_grad_=_softplus_value_and_grad_, grad2_from_grad=_softplus_grad2_from_grad),
+)}
+
+
+def get_activation(name: str) -> Activation:
+    """The :class:`Activation` called ``name``; ``ValueError`` for a name not in :data:`ACTIVATIONS`."""
+    act = ACTIVATIONS.get(name) if isinstance(name, str) else None
+    if act is None:
+        raise ValueError(f"unknown activation {name!r}; the ICNNs' activations are {tuple(ACTIVATIONS)}")
+    return act
 
 
 def activation(name: str, x: torch.Tensor, celu_alpha: float = 1.0) -> torch.Tensor:
-    """σ(x) of the ICNNs: ``"celu"`` (with ``celu_alpha``: max(0, x) + min(0, α(exp(x/α) − 1)))
-    or ``"softplus"`` (convex, non-decreasing)."""
-    return torch.celu(x, celu_alpha) if name == "celu" else F.softplus(x)
+    """σ(x) of the activation ``name`` (:data:`ACTIVATIONS`), e.g. ``"celu"`` with ``celu_alpha``:
+    max(0, x) + min(0, α(exp(x/α) − 1)), or ``"softplus"``; ``ValueError`` for an unknown name."""
+    return get_activation(name).value(x, celu_alpha)
 
 
 def activation_grad(name: str, x: torch.Tensor, celu_alpha: float = 1.0) -> torch.Tensor:
-    """σ'(x): celu'(x) = exp(min(x, 0)/α); softplus'(x) = sigmoid(x) (1 above F.softplus's
-    threshold 20, as its backward). Differentiable, NaN-free."""
-    if name == "celu":
-        return torch.exp(x.clamp(max=0.0) / celu_alpha) if celu_alpha != 1.0 else torch.exp(x.clamp(max=0.0))
-    return torch.where(x > 20.0, torch.ones_like(x), torch.sigmoid(x))
+    """σ'(x) of the activation ``name``: celu'(x) = exp(min(x, 0)/α); softplus'(x) = sigmoid(x)
+    (1 above F.softplus's threshold 20, as its backward). Differentiable, NaN-free."""
+    return get_activation(name).grad(x, celu_alpha)
 
 
 class ConvexQuadratic(nn.Module):

@@ -1,22 +1,33 @@
-"""Identity pretraining of an ICNN: ∇ψ(x) ≈ x before W2GN training (``src.w2gn.pretrain_identity``)."""
+"""Identity pretraining of an ICNN, ∇ψ(x) ≈ x, and the pair of potentials every W2GN run starts from.
+
+* :func:`pretrain_identity` trains one net to the identity map;
+* :func:`pretrained_pair` builds, initialises and pretrains ψ_θ and copies it into ψ_ω (any ICNN
+  class, through a ``build`` callable);
+* :func:`make_pair` does the same for two :class:`~src.icnn.DenseICNN` in one call.
+
+All three are importable from :mod:`src.w2gn` too.
+"""
 from __future__ import annotations
 
 import math
 import os
+from typing import Callable
 
-from tqdm.auto import tqdm
+import torch
 
 from .checkpoint import (CheckpointError, check_same_run, global_rng_state, load_sampler_states, read_checkpoint,
                          sampler_states, set_global_rng_state, write_checkpoint)
+from .distributions import as_sampler, StandardNormalSampler
+from .icnn import DenseICNN, init_normal_
 from .training import (L1, NonFiniteLossError, arch, check_finite_weights, is_int, is_real, load_optimizer_state,
-                       make_optimizer, sample_checked)
+                       make_optimizer, progress_bar, sample_checked)
 
-__all__ = ["pretrain_identity"]
+__all__ = ["pretrain_identity", "pretrained_net", "pretrained_pair", "make_pair"]
 
 
 def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, betas=(0.8, 0.9),
                       blow: float = 3.0, tol: float = 3e-5, batch_size: int = 256,
-                      optimizer: str = "adam", progress: bool = True, weight_decay: float = 0.0,
+                      optimizer: str = "adam", progress: bool | None = None, weight_decay: float = 0.0,
                       l1: float = 0.0, reduction: str = "sum", checkpoint_path=None,
                       checkpoint_every: int = 1000) -> float:
     """Pretrain ψ to the identity map, ∇ψ(x) ≈ x, on ``blow``·(samples of ``sampler``).
@@ -30,6 +41,10 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
     (seed it first for a reproducible result).
 
     Args:
+        sampler: the inputs: a sampler (``sample(n)``), or a tensor / NumPy array ``[n, *shape]``
+            of samples (rows drawn at random, with a generator seeded 0).
+        progress: the bar (see :func:`src.training.progress_bar`: ``None`` draws it where a
+            person watches).
         checkpoint_path: if set, a checkpoint is written there every ``checkpoint_every`` steps
             and at the end; a call that finds the file resumes from it (weights, optimiser,
             step, global and sampler random states) and ends with the weights of an
@@ -50,6 +65,7 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         raise ValueError(f"weight_decay and l1 must be finite numbers ≥ 0, got {weight_decay!r}, {l1!r}")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    sampler = as_sampler(sampler, D, seed=0, name="sampler")
     opt = make_optimizer(D, lr, tuple(betas), weight_decay, optimizer)
     D.train()
     D.convexify()
@@ -78,8 +94,8 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
                 "samplers": sampler_states({"X": sampler}), "rng": global_rng_state()})
 
     it = start
-    bar = tqdm(range(start, iterations if not done else start), desc="identity pretraining",
-               disable=not progress, leave=False, initial=start, total=iterations)
+    bar = progress_bar(range(start, iterations if not done else start), progress, desc="identity pretraining",
+                       leave=False, initial=start, total=iterations)
     for it in bar:
         X = sample_checked(sampler, batch_size, D, "pretraining") * blow
         sq = (D.push(X) - X) ** 2
@@ -95,7 +111,7 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         opt.step()
         D.convexify()
         if it % 50 == 0:
-            bar.set_postfix(loss=f"{loss_value:.2e}")
+            bar.set_postfix(loss=f"{loss_value:.2e}", refresh=False)
         if loss_value < tol:
             done = True
             save(it + 1, True)
@@ -107,3 +123,65 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
             check_finite_weights([D], f"identity pretraining, iteration {iterations}")
             save(max(iterations, start), True)
     return loss_value
+
+
+def pretrained_net(build: Callable[[], torch.nn.Module], X, init_scale: float = 0.1, seed: int = 0,
+                   pretrain: dict | None = None, device=None, checkpoint_path=None, progress: bool | None = None):
+    """``build()`` with every weight drawn N(0, 1)·``init_scale`` (from a generator seeded with
+    ``seed``, the global RNG untouched), moved to ``device`` and pretrained to the identity map
+    on ``X`` (a sampler, tensor or array of samples; see :func:`pretrain_identity`, whose keyword
+    arguments ``pretrain`` holds).
+
+    Returns:
+        ``(net, last pretraining loss)``.
+    """
+    net = build()
+    init_normal_(net, init_scale, generator=torch.Generator().manual_seed(int(seed)))
+    net = net.to(device)
+    loss = pretrain_identity(net, X, checkpoint_path=checkpoint_path, progress=progress, **(pretrain or {}))
+    return net, loss
+
+
+def pretrained_pair(build: Callable[[], torch.nn.Module], X, init_scale: float = 0.1, seed: int = 0,
+                    pretrain: dict | None = None, device=None, checkpoint_path=None, progress: bool | None = None):
+    """ψ_θ as :func:`pretrained_net` makes it and ψ_ω a second ``build()`` holding a copy of its
+    weights: the start of a W2GN run (build → init → identity pretraining → copy).
+
+    Returns:
+        ``(D, D_conj, last pretraining loss)``.
+    """
+    D, loss = pretrained_net(build, X, init_scale, seed, pretrain, device, checkpoint_path, progress)
+    D_conj = build().to(device)
+    D_conj.load_state_dict(D.state_dict())
+    return D, D_conj, loss
+
+
+def make_pair(in_dim: int, hidden_layer_sizes=(64, 64), X=None, *, rank: int = 1, activation: str = "celu",
+              dropout: float = 0.0, strong_convexity: float = 1e-6, celu_alpha: float = 1.0,
+              init_scale: float = 0.1, seed: int = 0, pretrain: dict | None = None, device=None,
+              dtype: torch.dtype = torch.float32, checkpoint_path=None, progress: bool | None = None):
+    """Two :class:`~src.icnn.DenseICNN` potentials ready for :class:`src.w2gn.W2GN`: ψ_θ (``D``)
+    initialised and pretrained to the identity map (∇ψ_θ(x) ≈ x) on ``X``, ψ_ω (``D_conj``) a copy.
+
+    Args:
+        in_dim, hidden_layer_sizes, rank, activation, dropout, strong_convexity, celu_alpha: the
+            nets' architecture (:class:`~src.icnn.DenseICNN`).
+        X: where the identity must hold: the samples of P (a sampler, tensor or array
+            ``[n, in_dim]``); default a standard normal.
+        init_scale, seed: every weight drawn N(0, 1)·``init_scale`` from a generator seeded ``seed``.
+        pretrain: keyword arguments of :func:`pretrain_identity` (default: its own, which stop
+            early once the identity loss is below ``tol``).
+        device, dtype: of the nets (and of samples given as arrays).
+
+    Returns:
+        ``(D, D_conj)``.
+    """
+    if X is None:
+        X = StandardNormalSampler(in_dim, device=device, dtype=dtype, seed=seed)
+
+    def build():
+        return DenseICNN(in_dim, hidden_layer_sizes, rank=rank, activation=activation, dropout=dropout,
+                         strong_convexity=strong_convexity, celu_alpha=celu_alpha).to(dtype)
+
+    D, D_conj, _ = pretrained_pair(build, X, init_scale, seed, pretrain, device, checkpoint_path, progress)
+    return D, D_conj

@@ -162,15 +162,53 @@ from pathlib import Path as _Path
 REPO_ROOT = _Path(__file__).resolve().parents[1]
 
 
-def results_dir() -> _Path:
-    """Where notebooks write ``<experiment>.json``: env ``W2GN_RESULTS_DIR`` or ``results/``
-    (the tests point it at a temporary folder so smoke runs never overwrite real results)."""
-    return _Path(os.environ.get("W2GN_RESULTS_DIR", REPO_ROOT / "results"))
+def display_path(path) -> str:
+    """``path`` as printed and recorded: relative to the repository when inside it (so notebook
+    outputs and results files name no folder of the machine they ran on), else with ``~`` for
+    the home folder."""
+    p = _Path(os.path.abspath(os.fspath(path)))
+    try:
+        return str(p.relative_to(REPO_ROOT))
+    except ValueError:
+        home = _Path.home()
+        try:
+            return str(_Path("~") / p.relative_to(home))
+        except ValueError:
+            return str(p)
+
+
+def _relative_paths(text: str) -> str:
+    """``text`` with every absolute path inside the repository written relative to it."""
+    return text.replace(str(REPO_ROOT) + os.sep, "")
+
+
+def scratch_dir() -> _Path:
+    """Where quick runs (``smoke`` profile, ``W2GN_OVERRIDES``) write results and notebook copies:
+    env ``W2GN_SCRATCH_DIR``, else ``scratch/`` in the repository (git-ignored)."""
+    return _Path(os.path.expanduser(os.environ.get("W2GN_SCRATCH_DIR") or REPO_ROOT / "scratch"))
+
+
+def is_quick_run(profile: str | None = None) -> bool:
+    """A run whose outputs must not replace the committed ones: the ``smoke`` profile (``profile``,
+    else env ``W2GN_PROFILE``) or any run with env ``W2GN_OVERRIDES`` set."""
+    profile = profile or os.environ.get("W2GN_PROFILE") or ""
+    return profile.strip().lower() == "smoke" or bool(os.environ.get("W2GN_OVERRIDES", "").strip())
+
+
+def results_dir(profile: str | None = None) -> _Path:
+    """Where notebooks write ``<experiment>.json``: env ``W2GN_RESULTS_DIR`` if set; else
+    ``scratch/results`` for a quick run (:func:`is_quick_run`: the committed ``results/`` are
+    never overwritten by one) and ``results/`` for a full ``cpu`` / ``paper`` run."""
+    env = os.environ.get("W2GN_RESULTS_DIR")
+    if env:
+        return _Path(os.path.expanduser(env))
+    return scratch_dir() / "results" if is_quick_run(profile) else REPO_ROOT / "results"
 
 
 class ExperimentRecord:
-    """Prints what a notebook is about to run (profile, device, data source) and, at the end,
-    writes ``results/<experiment>.json`` with the wall time since creation.
+    """Prints what a notebook is about to run (profile, device, data source, where its results
+    go) and, at the end, writes ``<experiment>.json`` into :func:`results_dir` (``results/`` for a
+    full run, ``scratch/results/`` for a quick one) with the wall and CPU time since creation.
 
     Args:
         experiment: short name, e.g. ``"toy"``; also the results file name.
@@ -181,12 +219,15 @@ class ExperimentRecord:
     """
 
     def __init__(self, experiment: str, profile: str, device, seed: int, data: str):
-        self.experiment, self.profile, self.seed, self.data = experiment, profile, seed, data
+        self.experiment, self.profile, self.seed, self.data = experiment, profile, seed, _relative_paths(data)
         self.device = describe_device(device)
         self.start = _time.perf_counter()
         self.cpu_start = _time.process_time()
+        target = display_path(results_dir(profile) / f"{experiment}.json")
+        note = " (a quick run: the committed results/ stay as they are)" if is_quick_run(profile) else ""
         print(f"experiment: {experiment}\nprofile:    {profile}\ndevice:     {self.device}\n"
-              f"torch:      {torch.__version__}\nseed:       {seed}\ndata:       {data}")
+              f"torch:      {torch.__version__}\nseed:       {seed}\ndata:       {self.data}\n"
+              f"results:    {target}{note}")
 
     def elapsed(self) -> float:
         return _time.perf_counter() - self.start
@@ -202,13 +243,14 @@ class ExperimentRecord:
             "experiment": self.experiment, "profile": self.profile, "device": self.device,
             "torch": torch.__version__, "python": _platform.python_version(), "seed": self.seed,
             "data": self.data, "wall_time_s": round(self.elapsed(), 1), "cpu_time_s": round(self.cpu_time(), 1),
-            "torch_threads": torch.get_num_threads(), "metrics": metrics, **extra,
+            "torch_threads": torch.get_num_threads(), "metrics": metrics,
+            **{k: _relative_paths(v) if isinstance(v, str) else v for k, v in extra.items()},
         }
-        out = results_dir()
+        out = results_dir(self.profile)
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{self.experiment}.json"
         atomic_write_text(path, _json.dumps(record, indent=2, default=_to_builtin) + "\n")
-        print(f"wrote {path} (wall time {record['wall_time_s']} s, CPU time {record['cpu_time_s']} s "
+        print(f"wrote {display_path(path)} (wall time {record['wall_time_s']} s, CPU time {record['cpu_time_s']} s "
               f"on {record['torch_threads']} thread(s))")
         return record
 

@@ -1,7 +1,9 @@
 """The regularised-correlation objective of W2GN and the W2GN object that trains it.
 
-``pretrain_identity`` (from :mod:`src.pretrain`) and ``save_checkpoint`` / ``load_checkpoint``
-(from :mod:`src.checkpoint`) are importable from here too.
+The public API: :class:`W2GNConfig`, :class:`W2GN` (fit / push / push_inverse / step / w2 /
+save / load), :func:`train` (a stateless function over it), :func:`w2gn_losses` (the objective),
+and, from :mod:`src.pretrain`, :func:`make_pair` / :func:`pretrained_pair` /
+:func:`pretrain_identity` (the pair of potentials a run starts from).
 
 This is the one definition of the algorithm; notebooks and baselines call it. While
 :func:`src.fast.enabled`, two DenseICNNs on data batches run the same objective through the
@@ -28,118 +30,27 @@ from __future__ import annotations
 import math
 import os
 import time
-import weakref
-from dataclasses import asdict, dataclass, fields
+import warnings
+from dataclasses import replace
 from typing import Any, Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from . import fast
-from .checkpoint import (CheckpointError, check_same_run, global_rng_state, load_checkpoint,  # noqa: F401
-                         load_sampler_states, read_checkpoint, sampler_states, save_checkpoint,
-                         set_global_rng_state, write_checkpoint)
+from .checkpoint import (CheckpointError, check_same_run, global_rng_state, load_sampler_states, read_checkpoint,
+                         sampler_states, set_global_rng_state, write_checkpoint)
+from .distributions import as_sampler
 from .fast import adam as fast_adam, memory as fast_memory, objective as fast_objective
-from .pretrain import pretrain_identity
-from .training import (L1, LR_SCHEDULES, NonFiniteLossError, arch, implementation as _implementation,  # noqa: F401
-                       is_int, is_real, load_optimizer_state, make_optimizer, sample_checked, scheduled_lr)
+from .pretrain import make_pair, pretrain_identity, pretrained_pair  # noqa: F401  (public here too)
+from .training import (CYCLE_VARIANTS, L1, LR_SCHEDULES, NonFiniteLossError, W2GNConfig,  # noqa: F401
+                       apply_map as _apply_map, arch, estimate_samples as _samples, eval_mode as _eval_mode,
+                       implementation as _implementation, is_int, load_optimizer_state, make_optimizer,
+                       progress_bar, sample_checked, scheduled_lr)
 
 __all__ = [
-    "W2GN", "W2GNConfig", "W2GNTrainer", "pretrain_identity", "train", "get_trainer", "w2gn_losses",
+    "W2GN", "W2GNConfig", "train", "w2gn_losses", "make_pair", "pretrained_pair", "pretrain_identity",
     "save_checkpoint", "load_checkpoint", "CYCLE_VARIANTS", "NonFiniteLossError", "CheckpointError",
 ]
-
-CYCLE_VARIANTS = ("inverse", "both_sum", "both_mean")
-
-
-@dataclass
-class W2GNConfig:
-    """Settings of one W2GN training run (validated on creation).
-
-    Attributes:
-        batch_size: samples of P and of Q per step.
-        lr: Adam learning rate of both nets (the peak one with a schedule).
-        lr_schedule: ``"constant"`` (the paper's) or ``"cosine"``: decay along half a cosine from
-            ``lr`` to ``lr_end`` over the steps 0 … ``iterations`` (counted from the run's first
-            step; see :func:`src.training.scheduled_lr`).
-        warmup: steps of linear learning-rate warm-up at the start (0: none, the paper's).
-        lr_end: the learning rate the cosine schedule ends at.
-        betas: Adam betas of ψ_θ (``D``).
-        conj_betas: Adam betas of ψ_ω (``D_conj``).
-        weight_decay: Adam weight decay of both nets.
-        lambda_cycle: λ, weight of the cycle regulariser.
-        cycle: ``"inverse"``, ``"both_sum"`` or ``"both_mean"`` (see module docstring).
-        l1: coefficient of the L1 penalty on all weights of both nets.
-        iterations: optimiser steps per call of ``train`` / ``W2GN.fit``.
-        log_every: how often (steps) losses are recorded in the history and shown.
-        seed: seeds the dropout masks (``torch.manual_seed``) at the first step; the
-            samplers keep their own seeds. ``None`` leaves the global RNG alone.
-        progress: show a tqdm progress bar.
-        checkpoint_path: if set, ``train`` / ``W2GN.fit`` write a checkpoint there every
-            ``checkpoint_every`` steps and at the end (atomically, with a checksum), and a call
-            that finds the file resumes from it: weights, optimiser states, iteration, history
-            and the global and samplers' random states, so the run ends exactly as an
-            uninterrupted one (bit-identical on the same CPU setup). The file names one run: a
-            call that finds it finished loads it and trains no further.
-        checkpoint_every: steps between checkpoints.
-    """
-
-    batch_size: int = 1024
-    lr: float = 1e-3
-    lr_schedule: str = "constant"
-    warmup: int = 0
-    lr_end: float = 0.0
-    betas: tuple[float, float] = (0.8, 0.99)
-    conj_betas: tuple[float, float] = (0.4, 0.4)
-    weight_decay: float = 0.0
-    lambda_cycle: float = 1.0
-    cycle: str = "inverse"
-    l1: float = 0.0
-    iterations: int = 1000
-    log_every: int = 50
-    seed: int | None = 0
-    progress: bool = True
-    checkpoint_path: str | None = None
-    checkpoint_every: int = 1000
-
-    def __post_init__(self):
-        for name in ("betas", "conj_betas"):
-            b = tuple(getattr(self, name))
-            if len(b) != 2 or not all(is_real(v) and 0 <= v < 1 for v in b):
-                raise ValueError(f"{name} must be two numbers in [0, 1), got {b}")
-            setattr(self, name, tuple(float(v) for v in b))
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.cycle not in CYCLE_VARIANTS:
-            raise ValueError(f"cycle must be one of {CYCLE_VARIANTS}, got {self.cycle!r}")
-        for name in ("lambda_cycle", "lr", "weight_decay", "l1", "lr_end"):
-            value = getattr(self, name)
-            if not (is_real(value) and (value > 0 if name == "lr" else value >= 0)):
-                raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '≥ 0'}, got {value!r}")
-        for name in ("batch_size", "iterations", "log_every", "checkpoint_every", "warmup"):
-            value = getattr(self, name)
-            if not is_int(value) or value < (0 if name in ("iterations", "warmup") else 1):
-                kind = "an integer ≥ 0" if name in ("iterations", "warmup") else "a positive integer"
-                raise ValueError(f"{name} must be {kind}, got {value!r}")
-            setattr(self, name, int(value))
-        if self.seed is not None and not is_int(self.seed):
-            raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
-        if self.checkpoint_path is not None:
-            if not isinstance(self.checkpoint_path, (str, os.PathLike)) or not os.fspath(self.checkpoint_path):
-                raise ValueError(f"checkpoint_path must be a file path or None, got {self.checkpoint_path!r}")
-            self.checkpoint_path = os.fspath(self.checkpoint_path)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["betas"], d["conj_betas"] = list(self.betas), list(self.conj_betas)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "W2GNConfig":
-        """From :meth:`to_dict`'s output; unknown keys (e.g. ``compile`` of older checkpoints) are ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
 
 def _sq_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """mean((a − b)²) over all elements (one autograd node)."""
@@ -174,24 +85,29 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
     for batch, net in ((X, D), (Y, D_conj)):
         if hasattr(net, "_check_input"):
             net._check_input(batch)  # shape and dtype, with a clear message
-    if fast.enabled() and fast_objective.applies(D, D_conj, X, Y):
+    if fast.enabled() and fast_objective.applies(D, D_conj, X, Y, cycle):
         return fast_objective.losses(D, D_conj, X, Y, lambda_cycle, cycle, l1, _half_sq_norms(X, Y))
     Y_inv = D_conj.push(Y)                     # ∇ψ_ω(Y), graph to ω (for the cycle term)
     Y_inv_d = Y_inv.detach()
     if cycle == "inverse":
         psi_x = D(X)
         cycle_x = None
-    else:
+    elif cycle in ("both_sum", "both_mean"):
         psi_x, X_fwd = D.value_and_push(X)     # ψ_θ(X) from the forward pass of the push
         cycle_x = _sq_mean(D_conj.push(X_fwd), X)
+    else:  # a name added to CYCLE_VARIANTS without its definition here (see docs/extending.md)
+        raise NotImplementedError(f"cycle variant {cycle!r} has no definition in src.w2gn.w2gn_losses")
     psi_yinv = D(Y_inv_d)                      # ψ_θ(∇ψ_ω(Y)) with ∇ψ_ω(Y) detached
     cycle_y = _sq_mean(D.push(Y_inv), Y)
     with torch.no_grad():
         inner = (Y_inv_d * Y).flatten(1).sum(1).mean()   # <∇ψ_ω(y), y>: constant for the gradient
     correlation = psi_x.mean() + inner - psi_yinv.mean()
-    reg = cycle_y if cycle_x is None else cycle_x + cycle_y
-    if cycle == "both_mean":
-        reg = reg / 2
+    if cycle == "inverse":
+        reg = cycle_y
+    elif cycle == "both_sum":
+        reg = cycle_x + cycle_y
+    else:  # "both_mean"
+        reg = (cycle_x + cycle_y) / 2
     loss = correlation + lambda_cycle * reg
     if l1:
         loss = loss + L1.apply(float(l1), *[p for net in (D, D_conj) for p in net.parameters()])
@@ -203,33 +119,25 @@ def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float
 
 
 #: config fields that may differ between the run that wrote a checkpoint and the one resuming it
-_RESUME_FREE = ("progress", "checkpoint_path", "checkpoint_every")
-
-
-class _TrainState:
-    """The mutable state of one training run: config, optimisers, step count, history, the weights
-    before the last update. It holds the nets' parameters (through the optimisers) but not the
-    nets themselves, so :func:`train` can keep it beside a pair of nets without keeping them alive."""
-
-    def __init__(self, config, opt, opt_conj):
-        self.config, self.opt, self.opt_conj = config, opt, opt_conj
-        self.iteration, self.history, self.seeded, self.backup = 0, {}, False, None
-
-
-def _state_attr(name: str) -> property:
-    return property(lambda self: getattr(self.state, name), lambda self, v: setattr(self.state, name, v))
+_RESUME_FREE = ("iterations", "progress", "checkpoint_path", "checkpoint_every")
 
 
 class W2GN:
     """W2GN between P and Q: ψ_θ (``D``, forward map ∇ψ_θ: P → Q), ψ_ω (``D_conj``, the inverse
-    map), their optimisers, the step count and the history.
+    map ∇ψ_ω: Q → P), their optimisers, the step count and the history.
 
-    ``W2GN(D, D_conj, config).fit(X_sampler, Y_sampler)`` trains and returns the object, like the
-    baselines' solvers; then ``push(x)`` = ∇ψ_θ(x) and ``push_inverse(y)`` = ∇ψ_ω(y).
-    ``fit`` may be called repeatedly: it continues from the current weights and optimiser
-    states. ``history`` is a dict of lists (``iteration``, ``loss``, ``correlation``, ``w2``,
-    ``cycle``, ``cycle_y``, [``cycle_x``], ``time_s``) filled every ``config.log_every`` steps.
-    With ``config.checkpoint_path`` set, ``fit`` checkpoints and resumes (see :class:`W2GNConfig`).
+    ``W2GN(D, D_conj, config).fit(X, Y)`` trains to ``config.iterations`` steps and returns the
+    object; then ``push(x)`` = ∇ψ_θ(x) and ``push_inverse(y)`` = ∇ψ_ω(y) are plain functions
+    (eval mode, no graph). ``history`` is a dict of lists (``iteration``, ``loss``,
+    ``correlation``, ``w2``, ``cycle``, ``cycle_y``, [``cycle_x``], ``time_s``) filled every
+    ``config.log_every`` steps.
+
+    Runs extend: ``fit(X, Y, iterations=M)`` (or a config with ``iterations=M``) on a run at
+    N < M steps trains the M − N steps left, continuing the weights, optimisers, samplers and
+    the run's random stream, so with a constant learning rate it ends as a straight run of M
+    steps would (bit-identical on the same CPU setup). A run already at ``iterations`` steps is
+    not trained (``fit`` says so with a warning). With ``config.checkpoint_path`` set, ``fit``
+    checkpoints and resumes (see :class:`W2GNConfig`).
 
     Non-finite guard: a NaN/inf loss stops training with :class:`NonFiniteLossError`; if the
     update before it had made the weights non-finite, the weights from before that update are
@@ -237,44 +145,45 @@ class W2GN:
     checkpoint's are checked too.
 
     Args:
-        D, D_conj: the two ICNNs (``DenseICNN``, ``ConvICNN``, … with ``push``).
+        D, D_conj: the two ICNNs (``DenseICNN``, ``ConvICNN``, … with ``push``), two distinct
+            modules (see :func:`make_pair`).
         config: a :class:`W2GNConfig` (default: ``W2GNConfig()``).
-        state: the run to continue (another W2GN's ``state``; used by :func:`get_trainer`).
     """
 
-    config = _state_attr("config")
-    opt = _state_attr("opt")
-    opt_conj = _state_attr("opt_conj")
-    iteration = _state_attr("iteration")
-    history = _state_attr("history")
-    _seeded = _state_attr("seeded")
-    _backup = _state_attr("backup")
-
-    def __init__(self, D, D_conj, config: W2GNConfig | None = None, state: _TrainState | None = None):
+    def __init__(self, D, D_conj, config: W2GNConfig | None = None):
         config = W2GNConfig() if config is None else config
+        if not isinstance(config, W2GNConfig):
+            raise TypeError(f"config must be a W2GNConfig, got {type(config).__name__}")
+        if D is D_conj:
+            raise ValueError("D and D_conj must be two nets (ψ_θ and ψ_ω), got the same module twice; "
+                             "build ψ_ω as a copy: D_conj.load_state_dict(D.state_dict()) (see make_pair)")
         shape, conj_shape = getattr(D, "sample_shape", None), getattr(D_conj, "sample_shape", None)
         if shape is not None and conj_shape is not None and tuple(shape) != tuple(conj_shape):
             raise ValueError(f"D and D_conj must take samples of the same shape; got D {list(shape)} and "
                              f"D_conj {list(conj_shape)} (build both nets with the same input dimension)")
-        if not isinstance(config, W2GNConfig):
-            raise TypeError(f"config must be a W2GNConfig, got {type(config).__name__}")
-        self.D, self.D_conj = D, D_conj
+        self.D, self.D_conj, self.config = D, D_conj, config
         if fast.enabled() and any(p.device.type == "cpu" for p in D.parameters()):
             fast_memory.keep_freed_memory()
-        self.state = state if state is not None else _TrainState(
-            config, make_optimizer(D, config.lr, config.betas, config.weight_decay),
-            make_optimizer(D_conj, config.lr, config.conj_betas, config.weight_decay))
-        self._samplers: dict[str, str] = {}
+        self.opt = make_optimizer(D, config.lr, config.betas, config.weight_decay)
+        self.opt_conj = make_optimizer(D_conj, config.lr, config.conj_betas, config.weight_decay)
+        self.iteration, self.history = 0, {}
+        self._rng = None          # the run's global random state where its last fit ended
+        self._backup = None       # the weights before the last update (the non-finite guard)
+        self._data: dict = {}     # role -> (the array/tensor given to fit, its sampler)
+        self._roles: dict[str, str] = {}
         self._params = [p for net in (D, D_conj) for p in net.parameters()]
 
     def set_config(self, config: W2GNConfig) -> None:
         """Switch to a new config; learning rates, betas and weight decay of the existing
         optimisers are updated in place (their moment estimates are kept)."""
+        if not isinstance(config, W2GNConfig):
+            raise TypeError(f"config must be a W2GNConfig, got {type(config).__name__}")
         self.config = config
         for opt, betas in ((self.opt, config.betas), (self.opt_conj, config.conj_betas)):
             for group in opt.param_groups:
                 group.update(lr=config.lr, betas=betas, weight_decay=config.weight_decay)
 
+    # ------------------------------------------------------------------ the non-finite guard
     def _weights_finite(self) -> bool:
         with torch.no_grad():
             return bool(torch.isfinite(torch.stack([p.sum() for p in self._params])).all())
@@ -298,8 +207,17 @@ class W2GN:
                    "no earlier copy of the weights exists. ")
                 + "Lower lr or weight_decay, or check the scale of the data.")
 
+    def _nonfinite_message(self, X, Y, value) -> str:
+        where = f"W2GN training: loss is {value} at iteration {self.iteration}"
+        for name, batch in (("input (P)", X), ("output (Q)", Y)):
+            if not torch.isfinite(batch).all():
+                return f"{where}: the {name} sampler returned non-finite samples ({self._roles.get(name, '?')})"
+        return (f"{where}; the weights of the last finite step are kept. Lower lr or lambda_cycle, "
+                "or check the scale of the data.")
+
+    # ------------------------------------------------------------------ training
     def step(self, X: torch.Tensor, Y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimiser step on the batches ``X ~ P``, ``Y ~ Q``.
+        """One optimiser step on the batches ``X ~ P``, ``Y ~ Q`` (the nets in training mode).
 
         Raises:
             NonFiniteLossError: the loss is NaN/inf (the nets keep finite weights, see the class).
@@ -335,98 +253,72 @@ class W2GN:
         self.iteration += 1
         return losses
 
-    def _nonfinite_message(self, X, Y, value) -> str:
-        where = f"W2GN training: loss is {value} at iteration {self.iteration}"
-        for name, batch in (("input (P)", X), ("output (Q)", Y)):
-            if not torch.isfinite(batch).all():
-                return f"{where}: the {name} sampler returned non-finite samples ({self._samplers.get(name, '?')})"
-        return (f"{where}; the weights of the last finite step are kept. Lower lr or lambda_cycle, "
-                "or check the scale of the data.")
+    def _sampler(self, role: str, data, net, seed_offset: int):
+        """The sampler of ``data`` for ``role``: a sampler as given; an array or tensor becomes one
+        (seeded from ``config.seed``), kept so that a later ``fit`` on the same object continues it."""
+        kept = self._data.get(role)
+        if kept is not None and kept[0] is data:
+            return kept[1]
+        seed = None if self.config.seed is None else self.config.seed + seed_offset
+        sampler = as_sampler(data, net, seed=seed, name=role)
+        if sampler is not data:
+            self._data[role] = (data, sampler)
+        return sampler
 
-    def fit(self, X_sampler, Y_sampler, iterations: int | None = None,
+    def fit(self, X, Y, iterations: int | None = None,
             callback: Callable[[int, Any, Any, dict], Any] | None = None) -> "W2GN":
-        """Train for ``iterations`` (default ``config.iterations``) more steps; returns ``self``
-        (the history is ``self.history``). Arguments as :meth:`run`."""
-        self.run(X_sampler, Y_sampler, iterations, callback)
-        return self
-
-    def push(self, x: torch.Tensor) -> torch.Tensor:
-        """The forward map ∇ψ_θ(x), ``x ~ P`` (differentiable when grad mode is on)."""
-        return self.D.push(x)
-
-    def push_inverse(self, y: torch.Tensor) -> torch.Tensor:
-        """The inverse map ∇ψ_ω(y), ``y ~ Q`` (differentiable when grad mode is on)."""
-        return self.D_conj.push(y)
-
-    def run(self, X_sampler, Y_sampler, iterations: int | None = None,
-            callback: Callable[[int, Any, Any, dict], Any] | None = None) -> dict[str, list]:
-        """Train for ``iterations`` (default ``config.iterations``) more steps.
-
-        With ``config.checkpoint_path`` set and the file present, the run stored there is
-        resumed and trained to its end (``iterations`` is then the stored run's); a finished
-        one is only loaded.
+        """Train until the run has ``iterations`` steps (default ``config.iterations``); returns ``self``.
 
         Args:
-            X_sampler, Y_sampler: objects with ``sample(n)`` returning ``[n, *shape]`` tensors.
+            X, Y: samples of P and of Q: samplers (``sample(n)`` returning ``[n, *shape]``
+                tensors) or tensors / NumPy arrays ``[n, *shape]`` (rows drawn at random with
+                replacement, from generators seeded ``config.seed`` and ``config.seed + 1``).
+            iterations: the run's new total length (sets ``config.iterations``).
             callback: ``callback(iteration, D, D_conj, logs)`` called at every logged step
                 (``logs``: the floats just appended to the history). Returning ``False``
                 stops training early. If it has ``state_dict()`` / ``load_state_dict(state)``
                 (e.g. an evaluation curve; plain data), that state is checkpointed and resumed too.
 
-        Returns:
-            the history (also ``self.history``).
-
         Raises:
             CheckpointError: the checkpoint file is damaged or belongs to another run.
         """
+        if iterations is not None:
+            if not is_int(iterations) or iterations < 0:
+                raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
+            self.set_config(replace(self.config, iterations=int(iterations)))
         c = self.config
-        if iterations is not None and (not is_int(iterations) or iterations < 0):
-            raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
-        n_iter = c.iterations if iterations is None else int(iterations)
-        self._samplers = {"input (P)": type(X_sampler).__name__, "output (Q)": type(Y_sampler).__name__}
-        samplers = {"X": X_sampler, "Y": Y_sampler}
-        path, done = c.checkpoint_path, False
+        samplers = {"X": self._sampler("X", X, self.D, 1), "Y": self._sampler("Y", Y, self.D_conj, 2)}
+        self._roles = {"input (P)": type(samplers["X"]).__name__, "output (Q)": type(samplers["Y"]).__name__}
+        path = c.checkpoint_path
         if path is not None and os.path.exists(path):
-            state = read_checkpoint(path)
-            if state.get("kind") != "train" or "run_end" not in state:
-                raise CheckpointError(f"{path} is not a checkpoint of a resumable W2GN training run "
-                                      f"(kind {state.get('kind', 'saved by save_checkpoint')!r})")
-            defaults = W2GNConfig().to_dict()  # settings newer than the checkpoint count at their default
-            now = {k: v for k, v in c.to_dict().items()
-                   if k not in _RESUME_FREE and (k in state["config"] or v != defaults.get(k))}
-            check_same_run(path, state["config"], now, "training run")
-            self.load_state_dict(state)
-            self.set_config(c)
-            load_sampler_states(samplers, state["samplers"])
-            set_global_rng_state(state["rng"])
-            if "callback" in state and callable(getattr(callback, "load_state_dict", None)):
-                callback.load_state_dict(state["callback"])
-            run_end, done = int(state["run_end"]), bool(state["done"])
-        else:
-            if c.seed is not None and not self._seeded:
-                torch.manual_seed(c.seed)
-                self._seeded = True
-            run_end = self.iteration + n_iter
-        last_saved = self.iteration if done else -1
+            self._resume(path, samplers, callback)
+        elif self._rng is not None:
+            set_global_rng_state(self._rng)   # the run's own random stream, whatever ran in between
+        elif c.seed is not None:
+            torch.manual_seed(c.seed)
+        todo = c.iterations - self.iteration
+        if todo <= 0:
+            warnings.warn(f"W2GN.fit: the run is at step {self.iteration} and iterations={c.iterations}: nothing to "
+                          "train; raise iterations to train more steps", stacklevel=2)
+            return self
+        last_saved = -1
 
-        def save(finished: bool) -> None:
+        def save() -> None:
             nonlocal last_saved
             self._guard_weights("checked before writing the checkpoint")
             state = self.state_dict()
-            state.update(kind="train", run_end=run_end, done=finished, samplers=sampler_states(samplers),
-                         rng=global_rng_state())
+            state.update(kind="train", samplers=sampler_states(samplers), rng=global_rng_state())
             if callable(getattr(callback, "state_dict", None)):
                 state["callback"] = callback.state_dict()
             write_checkpoint(path, state)
             last_saved = self.iteration
 
         start = time.perf_counter() - (self.history["time_s"][-1] if self.history.get("time_s") else 0.0)
-        todo = 0 if done else max(run_end - self.iteration, 0)
-        bar = tqdm(range(todo), desc="W2GN", disable=not c.progress, initial=run_end - todo, total=run_end)
+        bar = progress_bar(range(todo), c.progress, desc="W2GN", initial=self.iteration, total=c.iterations)
         for _ in bar:
-            X = sample_checked(X_sampler, c.batch_size, self.D, "input (P)")
-            Y = sample_checked(Y_sampler, c.batch_size, self.D_conj, "output (Q)")
-            losses = self.step(X, Y)
+            X_batch = sample_checked(samplers["X"], c.batch_size, self.D, "input (P)")
+            Y_batch = sample_checked(samplers["Y"], c.batch_size, self.D_conj, "output (Q)")
+            losses = self.step(X_batch, Y_batch)
             stop = False
             if self.iteration % c.log_every == 0 or self.iteration == 1:
                 logs = {k: v.item() for k, v in losses.items()}
@@ -434,18 +326,73 @@ class W2GN:
                 logs["time_s"] = time.perf_counter() - start
                 for k, v in logs.items():
                     self.history.setdefault(k, []).append(v)
-                bar.set_postfix(w2=f"{logs['w2']:.3f}", cycle=f"{logs['cycle']:.2e}")
+                bar.set_postfix(w2=f"{logs['w2']:.3f}", cycle=f"{logs['cycle']:.2e}", refresh=False)
                 stop = callback is not None and callback(self.iteration, self.D, self.D_conj, logs) is False
             if stop:
                 break
-            if path is not None and self.iteration % c.checkpoint_every == 0 and self.iteration < run_end:
-                save(False)
+            if path is not None and self.iteration % c.checkpoint_every == 0 and self.iteration < c.iterations:
+                save()
+        bar.close()
         self._guard_weights("checked at the end of training")
+        self._rng = global_rng_state()
         if path is not None and last_saved != self.iteration:
-            save(True)
-        return self.history
+            save()
+        return self
 
-    # ------------------------------------------------------------------ checkpoints
+    def _resume(self, path, samplers: dict, callback) -> None:
+        """Continue the run stored at ``path``: load it into a fresh object, or check that this
+        object is that run (same step) and go on from memory."""
+        state = read_checkpoint(path)
+        if state.get("kind") != "train":
+            raise CheckpointError(f"{path} is not a checkpoint of a resumable W2GN training run "
+                                  f"(kind {state.get('kind', 'saved by W2GN.save')!r})")
+        c = self.config
+        defaults = W2GNConfig().to_dict()  # settings newer than the checkpoint count at their default
+        now = {k: v for k, v in c.to_dict().items()
+               if k not in _RESUME_FREE and (k in state["config"] or v != defaults.get(k))}
+        check_same_run(path, state["config"], now, "training run")
+        if self.iteration == 0 and not self.history:
+            self.load_state_dict(state)
+            self.set_config(c)
+            load_sampler_states(samplers, state["samplers"])
+            set_global_rng_state(state["rng"])
+            if "callback" in state and callable(getattr(callback, "load_state_dict", None)):
+                callback.load_state_dict(state["callback"])
+        elif int(state["iteration"]) != self.iteration:
+            raise CheckpointError(f"{path} holds a run at step {state['iteration']} but this W2GN object is at "
+                                  f"step {self.iteration}: another run; pass another checkpoint_path")
+        elif self._rng is not None:
+            set_global_rng_state(self._rng)
+
+    # ------------------------------------------------------------------ the maps
+    def push(self, x, batch_size: int = 4096, grad: bool = False):
+        """The forward map ∇ψ_θ(x), ``x ~ P``: a function of ``x`` (eval mode: no dropout; no
+        graph; in batches of ``batch_size``; the net's mode is left as it was). NumPy in, NumPy
+        out. ``grad=True``: the differentiable map (``D.push(x)``, in the net's current mode)."""
+        return _apply_map(self.D, x, batch_size, grad)
+
+    def push_inverse(self, y, batch_size: int = 4096, grad: bool = False):
+        """The inverse map ∇ψ_ω(y), ``y ~ Q`` (as :meth:`push`)."""
+        return _apply_map(self.D_conj, y, batch_size, grad)
+
+    def w2(self, X, Y, n: int = 10_000, batch_size: int = 4096) -> float:
+        """An estimate of W2²(P, Q) by the dual (correlation) form of the trained potentials:
+        E‖x‖² + E‖y‖² − 2·(E_P ψ_θ(x) + E_Q[⟨∇ψ_ω(y), y⟩ − ψ_θ(∇ψ_ω(y))]), in eval mode.
+
+        ``X``, ``Y``: tensors / arrays of samples (all rows are used: pass held-out ones) or
+        samplers (``n`` fresh samples each; their random state is put back afterwards, so
+        training continues as if this had not been called).
+        """
+        x, y = _samples(X, n, self.D), _samples(Y, n, self.D_conj)
+        with _eval_mode(self.D, self.D_conj), torch.no_grad():
+            psi_x = torch.cat([self.D(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+            y_inv = self.D_conj.push_nograd(y, batch_size)
+            psi_yinv = torch.cat([self.D(y_inv[i:i + batch_size]) for i in range(0, len(y), batch_size)])
+            corr = psi_x.double().mean() + (y_inv * y).flatten(1).sum(1).double().mean() - psi_yinv.double().mean()
+            sq = (x * x).flatten(1).sum(1).double().mean() + (y * y).flatten(1).sum(1).double().mean()
+        return float(sq - 2 * corr)
+
+    # ------------------------------------------------------------------ state and files
     def state_dict(self) -> dict:
         return {
             "D": self.D.state_dict(), "D_conj": self.D_conj.state_dict(),
@@ -463,49 +410,76 @@ class W2GN:
         load_optimizer_state(self.opt_conj, state["opt_conj"])
         self.iteration = int(state["iteration"])
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-        self._seeded = True
+        self._rng = state.get("rng")
         self._backup = None
 
+    def save(self, path, **extra) -> None:
+        """Save nets, optimiser states, config, iteration and history (plus ``extra`` plain data,
+        back as ``W2GN.load(path).extra``).
 
-class W2GNTrainer(W2GN):
-    """:class:`W2GN` whose ``fit`` returns the history (the older interface, kept)."""
+        Written atomically (a temporary file in the same folder, fsync, rename: a crash leaves the
+        previous file intact) with a checksum verified at load; the file loads with
+        ``torch.load(path, weights_only=True)``.
+        """
+        state = self.state_dict()
+        state["extra"] = extra
+        write_checkpoint(path, state)
 
-    def fit(self, X_sampler, Y_sampler, iterations: int | None = None,
-            callback: Callable[[int, Any, Any, dict], Any] | None = None) -> dict[str, list]:
-        """:meth:`W2GN.run`: train and return the history."""
-        return self.run(X_sampler, Y_sampler, iterations, callback)
+    @classmethod
+    def load(cls, path, D=None, D_conj=None, map_location=None) -> "W2GN":
+        """A :class:`W2GN` from a file of :meth:`save` (or a training checkpoint of ``fit``).
+
+        Pass the nets ``D``/``D_conj`` (built with the same architecture), or nothing: then
+        DenseICNN/ConvICNN nets are rebuilt from the stored architecture. A checkpoint of another
+        architecture raises ``ValueError`` naming the keys that differ. ``extra`` holds the
+        plain data given to :meth:`save`.
+
+        Raises:
+            FileNotFoundError: no such file.
+            CheckpointError: the file is empty, truncated, corrupted (checksum mismatch), not a
+                checkpoint, or one of identity pretraining.
+        """
+        state = read_checkpoint(path, map_location)
+        if state.get("kind") == "pretrain":
+            raise CheckpointError(f"{path} is an identity-pretraining checkpoint; pass it to pretrain_identity")
+        D = D if D is not None else _build(state["D_arch"])
+        D_conj = D_conj if D_conj is not None else _build(state["D_conj_arch"])
+        if map_location is not None:
+            D.to(map_location)
+            D_conj.to(map_location)
+        model = cls(D, D_conj, W2GNConfig.from_dict(state["config"]))
+        model.load_state_dict(state)
+        model.extra = state.get("extra", {})
+        return model
 
 
-def train(D, D_conj, X_sampler, Y_sampler, config: W2GNConfig,
-          callback: Callable[[int, Any, Any, dict], Any] | None = None) -> dict[str, list]:
-    """Train W2GN (ψ_θ = ``D``, ψ_ω = ``D_conj``) for ``config.iterations`` steps.
+def save_checkpoint(path, model: W2GN, **extra) -> None:
+    """``model.save(path, **extra)``."""
+    model.save(path, **extra)
 
-    A thin function over :class:`W2GN`: the run's state (optimisers, step count, history) is kept
-    beside the pair of nets, in this module (not on the nets), for as long as ``D`` lives; calling
-    ``train`` again with the same pair continues from the current weights, optimiser states and
-    history; a changed ``config`` updates lr/betas/weight decay in place. With
-    ``config.checkpoint_path`` the run is checkpointed and a call that finds the file resumes
-    it — also in a new process with freshly built nets and samplers (see :class:`W2GNConfig`).
 
-    Returns:
-        the history dict of lists (see :class:`W2GNTrainer`).
+def load_checkpoint(path, D=None, D_conj=None, map_location=None) -> W2GN:
+    """``W2GN.load(path, D, D_conj, map_location)``."""
+    return W2GN.load(path, D, D_conj, map_location)
+
+
+def train(D, D_conj, X, Y, config: W2GNConfig, callback: Callable[[int, Any, Any, dict], Any] | None = None
+          ) -> dict[str, list]:
+    """Train W2GN (ψ_θ = ``D``, ψ_ω = ``D_conj``) for ``config.iterations`` steps and return the
+    history: ``W2GN(D, D_conj, config).fit(X, Y, callback=callback).history``.
+
+    Stateless: each call starts new optimisers (use a :class:`W2GN` object to continue a run in
+    the same process); with ``config.checkpoint_path`` a call that finds the file resumes that
+    run, also in a new process with freshly built nets and samplers.
     """
-    return get_trainer(D, D_conj, config).run(X_sampler, Y_sampler, callback=callback)
+    return W2GN(D, D_conj, config).fit(X, Y, callback=callback).history
 
 
-def get_trainer(D, D_conj, config: W2GNConfig) -> W2GNTrainer:
-    """A :class:`W2GNTrainer` over the run :func:`train` keeps for ``(D, D_conj)``, created on first
-    use (every call returns a trainer sharing that run's state)."""
-    entry = _RUNS.get(D)
-    if entry is None or entry[0]() is not D_conj:
-        trainer = W2GNTrainer(D, D_conj, config)
-        _RUNS[D] = (weakref.ref(D_conj), trainer.state)
-        return trainer
-    trainer = W2GNTrainer(D, D_conj, config, state=entry[1])
-    if trainer.config != config:
-        trainer.set_config(config)
-    return trainer
+def _build(arch: dict):
+    from . import icnn
 
-
-#: D -> (weak reference to D_conj, the _TrainState of train()'s run with that pair)
-_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+    arch = dict(arch)
+    cls = getattr(icnn, arch.pop("class"), None)
+    if cls is None:
+        raise ValueError(f"cannot rebuild a net of class {arch!r}; pass D and D_conj")
+    return cls(**arch)

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from src.color_transfer import (ColorMap, ColorTable, apply_array, apply_file, check_colours,
-                                interpolate_lut, main, read_cube)
+                                interpolate_lut, read_cube)
+from src.color_transfer.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,18 +1,27 @@
 """src.fast: the fast path computes what the readable one does — DenseICNN's value and push
-(hand-written backward pass) and the W2GN objective of two DenseICNNs — and the speed
+(hand-written backward pass) and the W2GN objective of two DenseICNNs — for every activation
+and cycle variant it lists (src.fast.SUPPORTED_*), engages for nothing else (a subclass of
+DenseICNN, another activation or cycle variant runs the readable definitions), and the speed
 benchmark's reference pattern agrees with plain autograd."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import load_script
 from src import fast
-from src.fast import dense as fast_dense
+from src.fast import dense as fast_dense, kernels as fast_kernels, objective as fast_objective
 from src.icnn import DenseICNN, init_normal_
+from src.layers import ACTIVATIONS as REGISTRY
 from src.w2gn import CYCLE_VARIANTS, w2gn_losses
 
 
-#: activations under test: a name, or (name, CELU α)
-ACTIVATIONS = ["celu", "softplus", ("celu", 0.3)]
+#: activations under test: a name, or (name, CELU α) — every one the kernels implement
+ACTIVATIONS = [*fast.SUPPORTED_ACTIVATIONS] + [(a, 0.3) for a in fast.SUPPORTED_ACTIVATIONS if REGISTRY[a].uses_alpha]
+
+
+def fused(out) -> bool:
+    """Whether a ``w2gn_losses`` result came from the fused objective (src.fast.objective)."""
+    return type(out["loss"].grad_fn).__name__ == "DenseObjectiveBackward"
 
 
 def net_of(hidden, rank, activation, dropout=0.0, sc=1e-2, dim=3, scale=1.0):
@@ -226,20 +235,23 @@ def _objective_and_grads(D, C, X, Y, cycle, l1):
     return out, torch.autograd.grad(out["loss"], params)
 
 
-@pytest.mark.parametrize("cycle", CYCLE_VARIANTS)
+@pytest.mark.parametrize("cycle", fast.SUPPORTED_CYCLES)
 @pytest.mark.parametrize("l1", [0.0, 1e-3])
 def test_fast_objective_equals_the_readable_one(cycle, l1):
     """The fused objective (src.fast.objective, on by default) and w2gn_losses' readable
     definition (with src.fast disabled: plain autograd through DenseICNN._run) give the same loss,
-    logged terms and parameter gradients, float64, for every cycle variant, with and without L1."""
+    logged terms and parameter gradients, float64, for every cycle variant the fused objective
+    implements, with and without L1."""
     torch.manual_seed(0)
     D, C = net_of([10, 8, 6], 2, "celu", dim=4, scale=0.5), net_of([9, 7], 1, "softplus", dim=4, scale=0.5)
     X, Y = torch.randn(12, 4, dtype=torch.float64), torch.randn(10, 4, dtype=torch.float64)
     assert fast.enabled()
     out, grads = _objective_and_grads(D, C, X, Y, cycle, l1)
+    assert fused(out)
     with fast.disabled():
         assert not fast.enabled()
         ref, ref_grads = _objective_and_grads(D, C, X, Y, cycle, l1)
+        assert not fused(ref)
     assert fast.enabled()
     assert set(out) == set(ref)
     for k in ref:
@@ -271,3 +283,139 @@ def test_fast_value_and_push_equal_the_readable_ones(activation):
     torch.testing.assert_close(p, p_ref, rtol=1e-12, atol=1e-12)
     for u, w in zip(g, g_ref):
         torch.testing.assert_close(u, w, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- where the fast path engages
+
+
+class LogSumExpICNN(DenseICNN):
+    """A subclass whose ψ is not the parent's: ψ_DenseICNN(x) + logsumexp(x) (still convex)."""
+
+    def forward(self, x):
+        return super().forward(x) + torch.logsumexp(x, dim=1, keepdim=True)
+
+
+class SameICNN(DenseICNN):
+    """A subclass that keeps ψ but does not opt in to the kernels."""
+
+
+class OptedInICNN(DenseICNN):
+    """A subclass that keeps ψ and says so: the kernels serve it."""
+
+    _fast_path = True
+
+
+def autograd_push(net, x):
+    xg = x.detach().requires_grad_(True)
+    return torch.autograd.grad(net(xg).sum(), xg)[0]
+
+
+def test_the_kernels_serve_only_the_classes_that_opt_in_themselves():
+    """``src.fast.supports``: DenseICNN and a subclass that sets ``_fast_path = True`` in its own
+    body; not a subclass that inherits the attribute, an instance whose ``forward`` is replaced,
+    an activation outside SUPPORTED_ACTIVATIONS, or something that is not a DenseICNN at all."""
+    kw = dict(in_dim=3, hidden_layer_sizes=[6, 5], rank=2, dropout=0.0)
+    assert fast.supports(DenseICNN(**kw)) and fast.supports(OptedInICNN(**kw))
+    assert not fast.supports(SameICNN(**kw)) and not fast.supports(LogSumExpICNN(**kw))
+    patched = DenseICNN(**kw)
+    patched.forward = lambda x: DenseICNN.forward(patched, x) * 2
+    assert not fast.supports(patched)
+    changed = DenseICNN(**kw)
+    changed.activation = "relu"
+    assert not fast.supports(changed)
+    assert not fast.supports(torch.nn.Linear(3, 1)) and not fast.supports(object())
+    # the class that keeps ψ without opting in gets the readable closed form: the same ∇ψ
+    torch.manual_seed(0)
+    net, same = net_of([6, 5], 2, "celu"), SameICNN(**kw, strong_convexity=1e-2).double()
+    same.load_state_dict(net.state_dict())
+    x = torch.randn(7, 3, dtype=torch.float64)
+    torch.testing.assert_close(same.push(x), net.push(x))
+
+
+def test_a_subclass_overriding_forward_trains_with_the_gradient_of_its_own_forward():
+    """A DenseICNN subclass with its own ψ: push is autograd of its forward (not the parent's
+    closed form, fast or readable), and a few W2GN steps (w2gn_losses + backward + Adam) run the
+    readable objective on its ψ, with ∇ψ still the gradient of ψ afterwards."""
+    torch.manual_seed(0)
+    kw = dict(in_dim=3, hidden_layer_sizes=[8, 6], rank=2, dropout=0.0, strong_convexity=1e-2)
+    D, C = LogSumExpICNN(**kw).double(), LogSumExpICNN(**kw).double()
+    for net in (D, C):
+        init_normal_(net, 0.5)
+        net.convexify()
+    x = torch.randn(9, 3, dtype=torch.float64)
+    parent_push = DenseICNN._run(D, x, need_grad=True)[1].detach()
+    assert (D.push(x).detach() - parent_push).abs().max() > 1e-3  # a parent's ∇ψ would be caught
+    opt = torch.optim.Adam([*D.parameters(), *C.parameters()], lr=1e-2)
+    for cycle in fast.SUPPORTED_CYCLES:  # one step with each variant
+        X, Y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 3, dtype=torch.float64) * 2
+        for net in (D, C):
+            torch.testing.assert_close(net.push(x), autograd_push(net, x), rtol=1e-10, atol=1e-12)
+        out = w2gn_losses(D, C, X, Y, 2.0, cycle)
+        assert not fused(out)
+        # the correlation is the one of the subclass's own ψ and ∇ψ
+        Y_inv = autograd_push(C, Y)
+        corr = D(X).mean() + (Y_inv * Y).sum(1).mean() - D(Y_inv).mean()
+        torch.testing.assert_close(out["correlation"], corr.detach(), rtol=1e-10, atol=1e-12)
+        opt.zero_grad()
+        out["loss"].backward()
+        grads = [p.grad for p in [*D.parameters(), *C.parameters()]]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+        assert any(g.abs().sum() > 0 for g in grads)
+        opt.step()
+        D.convexify(), C.convexify()
+    for net in (D, C):
+        torch.testing.assert_close(net.push(x), autograd_push(net, x), rtol=1e-10, atol=1e-12)
+
+
+def test_a_replaced_forward_on_an_instance_is_differentiated_by_autograd():
+    torch.manual_seed(1)
+    net = net_of([6, 5], 2, "softplus")
+    net.forward = lambda x: DenseICNN.forward(net, x) + F.softplus(x).sum(1, keepdim=True)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    torch.testing.assert_close(net.push(x), autograd_push(net, x))
+
+
+def test_the_fused_objective_applies_to_supported_nets_batches_and_cycles_only():
+    torch.manual_seed(0)
+    D, C = net_of([6, 5], 2, "celu"), net_of([6], 1, "softplus")
+    X, Y = torch.randn(5, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    assert fast_objective.applies(D, C, X, Y)  # the older call without the cycle
+    for cycle in fast.SUPPORTED_CYCLES:
+        assert fast_objective.applies(D, C, X, Y, cycle)
+    assert not fast_objective.applies(D, C, X, Y, "toy") and not fast_objective.applies(D, C, X, Y, cycle="")
+    assert not fast_objective.applies(D, C, X.requires_grad_(True), Y, "inverse")
+    X.requires_grad_(False)
+    sub = LogSumExpICNN(3, [6, 5], rank=2).double()
+    assert not fast_objective.applies(sub, C, X, Y, "inverse") and not fast_objective.applies(D, sub, X, Y, "inverse")
+    handle = D.register_forward_hook(lambda module, inputs, output: output * 2)
+    assert not fast_objective.applies(D, C, X, Y, "inverse")  # the readable objective runs the hook
+    handle.remove()
+    assert fast_objective.applies(D, C, X, Y, "inverse")
+
+
+def test_the_fused_objective_refuses_a_cycle_variant_it_does_not_implement():
+    """Every listed variant has its form; any other name raises in ``losses`` itself (never
+    computed as another variant), whatever ``applies`` was asked."""
+    for cycle in fast.SUPPORTED_CYCLES:
+        both, factor = fast_objective.cycle_form(cycle)
+        assert isinstance(both, bool) and factor > 0
+    assert set(fast.SUPPORTED_CYCLES) <= set(CYCLE_VARIANTS)
+    D, C = net_of([6, 5], 2, "celu"), net_of([6], 1, "celu")
+    X = torch.randn(5, 3, dtype=torch.float64)
+    for cycle in ("toy", "both", None):
+        with pytest.raises(ValueError, match="does not implement cycle variant"):
+            fast_objective.losses(D, C, X, X, 1.0, cycle, 0.0, torch.tensor(0.0))
+
+
+def test_the_kernels_refuse_an_activation_they_do_not_implement():
+    net = net_of([6, 5], 2, "celu")
+    x = torch.randn(5, 3, dtype=torch.float64)
+    net.activation = "relu"
+    with pytest.raises(ValueError, match="unknown activation 'relu'"):
+        fast_dense.value_and_push(net, x)
+    opt = fast_dense.options(net)
+    with pytest.raises(ValueError, match="unknown activation 'relu'"):
+        fast_kernels.forward(opt, None, x, *fast_dense.params(net))
+    assert set(fast.SUPPORTED_ACTIVATIONS) <= set(REGISTRY)
+    for name in fast.SUPPORTED_ACTIVATIONS:
+        assert fast_kernels.kernel_forms(name) is REGISTRY[name]

@@ -1,18 +1,22 @@
-"""pics/ and poster/ are what scripts/make_figures.py makes from the committed results, README
-shows them, and the poster prints the numbers of results/*.json."""
+"""pics/ and poster/ are what scripts/make_figures.py (the package scripts/figures/) makes from the
+committed results, README shows them, the poster prints the numbers of results/*.json, and only
+full runs (cpu, paper) are drawn into the repository — other profiles into a scratch folder only."""
 import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
-from conftest import ROOT, load_script
+from conftest import ROOT
+
+from scripts import figures
 
 
 @pytest.fixture(scope="module")
 def mod():
-    return load_script("scripts/make_figures.py")
+    return figures
 
 
 def _results(name):
@@ -26,15 +30,21 @@ def _pinned(package):
     raise AssertionError(f"requirements.txt does not pin {package}")
 
 
-def test_readme_references_the_figures(mod):
-    readme = (ROOT / "README.md").read_text()
-    refs = set(re.findall(r"\((?:\./)?((?:pics|poster)/[\w./-]+)\)", readme))
-    refs |= set(re.findall(r"src=\"(?:\./)?((?:pics|poster)/[\w./-]+)\"", readme))
-    assert refs, "README.md shows no figure"
-    for ref in sorted(refs):
-        assert (ROOT / ref).is_file(), f"README.md references {ref}, which does not exist"
+def test_the_documents_show_every_figure(mod):
+    """README.md and docs/*.md show every figure and the poster, and each image they reference exists."""
+    shown = set()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        refs = set(re.findall(r"\]\(((?:\.\./|\./)?(?:pics|poster)/[\w./-]+)\)", text))
+        refs |= set(re.findall(r"src=\"((?:\.\./|\./)?(?:pics|poster)/[\w./-]+)\"", text))
+        for ref in sorted(refs):
+            path = (doc.parent / ref).resolve()
+            assert path.is_file(), f"{doc.relative_to(ROOT)} references {ref}, which does not exist"
+            shown.add(path.relative_to(ROOT).as_posix())
     expected = {f"pics/{n}" for n in mod.PICS} | {f"poster/{n}" for n in mod.POSTER}
-    assert expected <= refs, f"README.md does not show {sorted(expected - refs)}"
+    assert expected <= shown, f"no document shows {sorted(expected - shown)}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pics/w2gn_mapping.png" in readme, "README.md opens with the mapping figure"
 
 
 def test_regenerated_figures_equal_committed(mod, tmp_path, monkeypatch):
@@ -91,6 +101,8 @@ def test_poster_prints_the_results_numbers():
     missing = sorted({e for e in expected if e not in texts})
     assert not missing, f"the poster does not print these results numbers: {missing}"
     joined = "\n".join(texts)
+    profile = _results("gaussians_baselines")["profile"]   # ours labelled by profile, not "(paper)"
+    assert f"Gaussians: L2-UVP %, ours ({profile} profile)" in texts
     for cmd in ("make notebooks", "make test"):
         assert cmd in joined, f"the poster does not show `{cmd}`"
     for name in ("toy", "gaussians", "gaussians_baselines", "benchmark", "latent_ot", "domain_adaptation",
@@ -129,3 +141,57 @@ def test_paper_cells(mod):
     assert mod.paper_value("<1") == (1.0, "v")
     assert mod.paper_value(">50") == (50.0, "^")
     assert mod.paper_value("1.3") == (1.3, "o")
+
+
+def test_steps_are_listed_in_the_order_of_the_dimension(mod):
+    from scripts.figures.inputs import steps_by_dim
+
+    assert steps_by_dim({"16": 8000, "2": 12000, "8": 5000, "4": 16000}) == ("12000/16000/5000/8000", "2/4/8/16")
+    assert steps_by_dim({"4": 300, "2": 300}) == ("300", "2/4")
+
+
+def _smoke_results(folder: Path) -> Path:
+    """The committed results copied to ``folder``, results/gaussians.json set to profile smoke (a
+    file no notebook image is checked against)."""
+    shutil.copytree(ROOT / "results", folder)
+    path = folder / "gaussians.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "profile": "smoke"}))
+    return folder
+
+
+def test_plan_draws_into_the_repository_only_from_its_own_results(mod, tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    monkeypatch.delenv("W2GN_RESULTS_DIR", raising=False)
+    assert mod.plan(None, root) == (root, root / "results", True)
+    assert mod.plan(tmp_path / "out", root) == (tmp_path / "out", root / "results", False)
+    monkeypatch.setenv("W2GN_RESULTS_DIR", str(tmp_path / "scratch"))      # a scratch run's results
+    assert mod.plan(None, root) == (tmp_path / "scratch", tmp_path / "scratch", False)
+    assert mod.plan(root, root)[2] is True                                  # asked for the repository: checked
+    monkeypatch.setenv("W2GN_RESULTS_DIR", str(root / "results"))
+    assert mod.plan(None, root) == (root, root / "results", True)
+
+
+def test_smoke_results_are_refused_for_the_repository(mod, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("W2GN_RESULTS_DIR", raising=False)
+    root = tmp_path / "repo"
+    _smoke_results(root / "results")
+    with pytest.raises(mod.InputError, match=r"results/gaussians\.json \(.*\) is from profile 'smoke'.*--out DIR"):
+        mod.make_all(root=root, notebooks_dir=ROOT / "notebooks")
+    assert not (root / "pics").exists() and not (root / "poster").exists()   # refused before drawing
+    monkeypatch.setattr(mod, "ROOT", root)                                   # the command line, on that repository
+    assert mod.main([]) == 1
+    assert "results/gaussians.json" in capsys.readouterr().err
+    assert not (root / "pics").exists()
+
+
+def test_smoke_results_are_drawn_into_a_scratch_folder(mod, tmp_path, monkeypatch):
+    root, scratch = tmp_path / "repo", tmp_path / "scratch"
+    _smoke_results(scratch)
+    monkeypatch.setenv("W2GN_RESULTS_DIR", str(scratch))   # where a smoke run leaves its results
+    written = mod.make_all(root=root, notebooks_dir=ROOT / "notebooks")
+    assert sorted(p.relative_to(scratch).as_posix() for p in written) == sorted(
+        [f"pics/{n}" for n in mod.PICS] + [f"poster/{n}" for n in mod.POSTER])
+    assert not root.exists()                               # nothing in the repository's pics/, poster/
+    texts = {"".join(el.itertext()).strip()
+             for el in ET.parse(scratch / "poster" / "W2GN_poster.svg").getroot().iter("{http://www.w3.org/2000/svg}text")}
+    assert any(t.startswith("smoke profile") for t in texts)   # labelled with the profile it was drawn from

@@ -9,7 +9,7 @@ import torch
 from src.distributions import StandardNormalSampler
 from src.fast.dropout import uniform_subset as _uniform_subset
 from src.icnn import DenseICNN
-from src.w2gn import NonFiniteLossError, W2GNConfig, W2GNTrainer, w2gn_losses
+from src.w2gn import NonFiniteLossError, W2GN, W2GNConfig, w2gn_losses
 
 
 @pytest.mark.parametrize("field,value", [
@@ -35,7 +35,7 @@ def _trainer(**cfg):
     D = DenseICNN(2, [8, 8])
     with torch.no_grad():
         D.final_layer.weight.fill_(2.0)  # |w| = 2: weight_decay·w overflows to inf for weight_decay 3e38
-    return W2GNTrainer(D, DenseICNN(2, [8, 8]), W2GNConfig(progress=False, batch_size=32, **cfg))
+    return W2GN(D, DenseICNN(2, [8, 8]), W2GNConfig(progress=False, batch_size=32, **cfg))
 
 
 def _weights(t):
@@ -78,7 +78,7 @@ def test_clear_errors_for_bad_inputs():
         with pytest.raises(TypeError, match="float32 weights"):
             D(x)
     with pytest.raises(ValueError, match="same shape"):
-        W2GNTrainer(DenseICNN(2, [8]), DenseICNN(3, [8]), W2GNConfig())
+        W2GN(DenseICNN(2, [8]), DenseICNN(3, [8]), W2GNConfig())
     with pytest.raises(ValueError, match="non-empty"):
         w2gn_losses(D, DenseICNN(2, [8]), torch.randn(0, 2), torch.randn(4, 2), 1.0)
     t = _trainer()

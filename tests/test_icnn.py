@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from src.icnn import ConvICNN, ConvICNN128, DenseICNN, init_normal_
-from src.layers import ConvexQuadratic
+from src.icnn import ICNN, ConvICNN, ConvICNN128, DenseICNN, init_normal_
 
 
 def wild_dense(dim=3, activation="celu", rank=2, dropout=0.0, sc=1e-3):
@@ -89,15 +88,6 @@ def test_dropout_push_consistent_with_value_in_train_mode():
     torch.testing.assert_close(net.push(x), net.push(x))
 
 
-def test_convex_quadratic_formula():
-    layer = ConvexQuadratic(3, 4, rank=2).double()
-    x = torch.randn(5, 3, dtype=torch.float64)
-    A = layer.quadratic_decomposed
-    expected = torch.einsum("ni,irj->nrj", x, A).pow(2).sum(1) + x @ layer.weight.T + layer.bias
-    torch.testing.assert_close(layer(x), expected)
-    assert torch.isfinite(ConvexQuadratic(3, 4).bias).all()
-
-
 def reference_state_dict(dim, hidden, rank, prefix_zero=True):
     z = ".0" if prefix_zero else ""
     sd = {}
@@ -172,3 +162,61 @@ def test_conv_icnn128_shapes():
     net = ConvICNN128(channels=3)
     assert sum(isinstance(m, torch.nn.Conv2d) for m in net.convex) == 5 and net.convex[13].in_features == 128 * 16
     assert net(torch.randn(1, 3, 128, 128)).shape == (1,)
+
+
+# ---------------------------------------------------------------------- every potential class
+
+#: a factory of each potential class of src.icnn that defines its own ψ, ∇ψ or convexify: (net, inputs)
+POTENTIALS = {
+    DenseICNN: lambda: (DenseICNN(3, [8, 6, 5], rank=2, dropout=0.0, strong_convexity=1e-3), torch.randn(24, 3)),
+    ConvICNN: lambda: (ConvICNN(channels=1, image_size=8, width=4), torch.randn(8, 1, 8, 8)),
+}
+
+#: the methods that make a class a potential of its own (a class defining none of them, like
+#: ConvICNN128 — ConvICNN with fixed sizes — is tested through its parent)
+OWN_METHODS = ("forward", "push", "value_and_push", "convexify")
+
+
+def potential_classes() -> set:
+    """The ICNN subclasses defined in src.icnn that define one of :data:`OWN_METHODS` themselves."""
+    found, todo = set(), [ICNN]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__ == "src.icnn" and any(name in vars(sub) for name in OWN_METHODS):
+                found.add(sub)
+    return found
+
+
+def test_every_potential_class_is_tested():
+    """A potential class added to src.icnn must be added to ``POTENTIALS`` above (and so to the
+    convexity and gradient test below)."""
+    missing = potential_classes() - set(POTENTIALS)
+    assert not missing, f"potential classes without an entry in tests/test_icnn.py::POTENTIALS: {missing}"
+
+
+@pytest.mark.parametrize("cls", list(POTENTIALS), ids=lambda c: c.__name__)
+def test_potential_is_convex_after_convexify_and_push_is_its_gradient(cls):
+    """For wild weights made admissible by ``convexify``: ψ convex along random segments, ``push``
+    of the input's shape and equal to ψ's directional derivatives (central differences)."""
+    torch.manual_seed(3)
+    net, x = POTENTIALS[cls]()
+    net = init_normal_(net.double(), 0.5)
+    net.convexify()
+    x = x.double()
+
+    def psi(v):
+        return net(v).reshape(v.shape[0])
+
+    b = torch.randn_like(x)
+    t = torch.rand(x.shape[0], dtype=torch.float64)
+    tb = t.reshape(-1, *[1] * (x.dim() - 1))
+    with torch.no_grad():
+        lhs, rhs = psi(tb * x + (1 - tb) * b), t * psi(x) + (1 - t) * psi(b)
+    assert (lhs <= rhs + 1e-9 * (1 + rhs.abs())).all()
+    g = net.push(x)
+    assert g.shape == x.shape
+    d, h = torch.randn_like(x), 1e-6
+    with torch.no_grad():
+        fd = (psi(x + h * d) - psi(x - h * d)) / (2 * h)
+    torch.testing.assert_close((g * d).flatten(1).sum(1).detach(), fd, rtol=1e-5, atol=1e-7)

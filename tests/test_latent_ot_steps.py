@@ -5,12 +5,11 @@ import json
 import pytest
 import torch
 
-from conftest import load_script
+from benchmarks import latent_ot_steps as script
 from src import fid as F
 
 
 def test_marks_outside_the_run_are_refused():
-    script = load_script("benchmarks/latent_ot_steps.py")
     with pytest.raises(SystemExit):
         script.parse_args(["--steps", "10", "--marks", "5", "11"])
     assert script.parse_args(["--steps", "10", "--marks", "10", "5", "5"]).marks == [5, 10]
@@ -20,7 +19,6 @@ def test_marks_outside_the_run_are_refused():
 def test_latent_ot_steps_writes_its_record(tmp_path, monkeypatch):
     monkeypatch.setenv("W2GN_MODELS_DIR", str(tmp_path / "models"))   # the smoke autoencoder is trained here
     monkeypatch.setenv("W2GN_RESULTS_DIR", str(tmp_path / "results"))
-    script = load_script("benchmarks/latent_ot_steps.py")
     threads = torch.get_num_threads()
     try:
         record = script.main(["--profile", "smoke", "--steps", "4", "--marks", "2", "4", "--n-fid", "8"])

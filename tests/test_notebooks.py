@@ -1,6 +1,9 @@
 """Every notebook runs top to bottom in the `smoke` profile, and the committed notebooks are clean."""
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -51,3 +54,41 @@ def test_notebook_runs_in_smoke_profile(path, tmp_path, monkeypatch):
             assert [s["seed"] for s in seeds] == [0, 1, 2]
             assert all({"seed", "modes_covered", "weakest_share", "mass_in_modes"} <= set(s) for s in seeds)
             assert seeds[0]["weakest_share"] == m["weakest_share"] and seeds[0]["modes_covered"] == m["modes_covered"]
+
+
+_MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:home|root|work|tmp|Users|opt|usr|mnt|var)/[\w.\-/]+")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_names_no_folder_of_the_machine_it_ran_on(path):
+    """Paths in the preserved outputs are relative to the repository (src.utils.display_path)."""
+    nb = json.loads(path.read_text())
+    texts = ["".join(o.get("text", "")) + json.dumps(o.get("data", {}).get("text/plain", ""))
+             for c in _code_cells(nb) for o in c.get("outputs", [])]
+    found = sorted({m for t in texts for m in _MACHINE_PATH.findall(t)})
+    assert not found, f"absolute paths in the outputs: {found[:5]}"
+
+
+def test_a_quick_run_leaves_notebooks_results_and_figures_alone(tmp_path):
+    """run_notebooks.py in the smoke profile executes a copy into the scratch folder, writes the
+    results there and draws no figures; the notebook itself is left byte for byte."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from src.utils import ExperimentRecord\n"
+        "rec = ExperimentRecord('probe', 'smoke', 'cpu', 0, data='none')\n"
+        "rec.save({'x': 1})")]
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    env = {k: v for k, v in os.environ.items() if k not in ("W2GN_RESULTS_DIR", "W2GN_OVERRIDES")}
+    env.update(W2GN_PROFILE="smoke", W2GN_SCRATCH_DIR=str(tmp_path / "scratch"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run_notebooks.py"), str(path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert path.read_bytes() == before
+    copy = nbformat.read(tmp_path / "scratch" / "notebooks" / "probe.ipynb", as_version=4)
+    shown = "".join(o.get("text", "") for o in copy.cells[0].outputs)
+    assert "results:" in shown and "quick run" in shown
+    assert json.loads((tmp_path / "scratch" / "results" / "probe.json").read_text())["metrics"] == {"x": 1}
+    assert not (ROOT / "results" / "probe.json").exists()
+    assert "pics/ and poster/ not regenerated" in proc.stdout

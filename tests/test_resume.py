@@ -13,7 +13,7 @@ import torch
 
 from src.distributions import StandardNormalSampler
 from src.icnn import DenseICNN
-from src.w2gn import CheckpointError, W2GNConfig, W2GNTrainer, load_checkpoint, save_checkpoint
+from src.w2gn import W2GN, CheckpointError, W2GNConfig, load_checkpoint, save_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,8 +86,8 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, kill_at):
 SAVER = textwrap.dedent("""
     import sys, torch
     from src.icnn import DenseICNN
-    from src.w2gn import W2GNConfig, W2GNTrainer, save_checkpoint
-    t = W2GNTrainer(DenseICNN(2, [8]), DenseICNN(2, [8]), W2GNConfig(progress=False))
+    from src.w2gn import W2GN, W2GNConfig, save_checkpoint
+    t = W2GN(DenseICNN(2, [8]), DenseICNN(2, [8]), W2GNConfig(progress=False))
     i = 0
     while True:
         i += 1
@@ -111,7 +111,7 @@ def test_kill_during_save_leaves_a_loadable_checkpoint(tmp_path):
         trainer = load_checkpoint(path)                # and passes the checksum
         count = state["extra"]["count"]
         assert count >= 1 and torch.equal(state["extra"]["blob"][:3], torch.full((3,), float(count)))
-        assert isinstance(trainer, W2GNTrainer)
+        assert isinstance(trainer, W2GN)
     # a killed save leaves at most its own temporary file; the next save removes it
     assert len(list(tmp_path.glob(".ck.pt.*.tmp"))) <= 1
 
@@ -119,7 +119,7 @@ def test_kill_during_save_leaves_a_loadable_checkpoint(tmp_path):
 @pytest.fixture
 def checkpoint(tmp_path):
     torch.manual_seed(0)
-    t = W2GNTrainer(DenseICNN(2, [8]), DenseICNN(2, [8]), W2GNConfig(progress=False, batch_size=16))
+    t = W2GN(DenseICNN(2, [8]), DenseICNN(2, [8]), W2GNConfig(progress=False, batch_size=16))
     t.fit(StandardNormalSampler(2, seed=0), StandardNormalSampler(2, seed=1), iterations=3)
     path = tmp_path / "ck.pt"
     save_checkpoint(path, t)
@@ -163,10 +163,10 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
     X, Y = StandardNormalSampler(2, seed=0), StandardNormalSampler(2, seed=1)
     path = tmp_path / "run.pt"
     cfg = W2GNConfig(progress=False, batch_size=16, iterations=4, checkpoint_path=str(path), checkpoint_every=2)
-    W2GNTrainer(DenseICNN(2, [8]), DenseICNN(2, [8]), cfg).fit(X, Y)
+    W2GN(DenseICNN(2, [8]), DenseICNN(2, [8]), cfg).fit(X, Y)
     other = W2GNConfig(progress=False, batch_size=16, iterations=4, lr=2e-3, checkpoint_path=str(path))
     with pytest.raises(CheckpointError, match="lr"):
-        W2GNTrainer(DenseICNN(2, [8]), DenseICNN(2, [8]), other).fit(X, Y)
+        W2GN(DenseICNN(2, [8]), DenseICNN(2, [8]), other).fit(X, Y)
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):

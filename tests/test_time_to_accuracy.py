@@ -5,11 +5,10 @@ import json
 
 import torch
 
-from conftest import load_script
+from benchmarks import time_to_accuracy as tta
 
 
 def test_time_to_accuracy_writes_its_record(tmp_path):
-    tta = load_script("benchmarks/time_to_accuracy.py")
     out = tmp_path / "tta.json"
     threads = torch.get_num_threads()
     try:
@@ -46,7 +45,6 @@ def test_time_to_accuracy_writes_its_record(tmp_path):
 
 
 def test_estimates_for_a_threshold_not_reached():
-    tta = load_script("benchmarks/time_to_accuracy.py")
     seconds = [0.0] + [10.0 * i for i in range(1, 11)]
     values = [90.0] + [100 * s ** -0.5 for s in seconds[1:]]          # 10 % at 100 s, 5 % at 400 s
     est = tta.extrapolate(seconds, values, 5.0, steps_per_second=10)
@@ -74,7 +72,6 @@ def test_estimates_for_a_threshold_not_reached():
 def test_cpu_recipe_trains_the_cpu_preset(tmp_path, monkeypatch):
     from src.experiments.benchmark import BenchmarkConfig
 
-    tta = load_script("benchmarks/time_to_accuracy.py")
     monkeypatch.setattr(tta, "results_dir", lambda: tmp_path)        # the default --out of --recipe cpu
     threads = torch.get_num_threads()
     try:
@@ -104,7 +101,6 @@ def test_both_trainers_follow_the_lr_schedule_and_stop_at_the_recipe_end():
     from src.benchmark import Mix3ToMix10
     from src.training import scheduled_lr
 
-    tta = load_script("benchmarks/time_to_accuracy.py")
     cfg = tta.settings(5, "cpu")
     bench = Mix3ToMix10(4, estimate_size=2 ** 10)   # D = 2 of the cpu recipe has CELU α = 0.1: ours only
     D, D_conj, _ = tta.make_benchmark_nets(4, cfg)
@@ -137,7 +133,6 @@ def test_both_trainers_follow_the_lr_schedule_and_stop_at_the_recipe_end():
 def test_the_reference_pattern_refuses_a_celu_alpha_it_does_not_have():
     import pytest
 
-    tta = load_script("benchmarks/time_to_accuracy.py")
     cfg = tta.settings(0, "cpu")
     D, D_conj, _ = tta.make_benchmark_nets(2, cfg)           # α = 0.1 at D = 2 in the cpu recipe
     assert D.celu_alpha == 0.1

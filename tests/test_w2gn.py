@@ -9,8 +9,8 @@ from src.gaussian import random_gaussian_problem
 from src.fast import dense as fast_dense
 from src.icnn import DenseICNN, init_normal_
 from src.metrics import l2_uvp
-from src.w2gn import (W2GN, NonFiniteLossError, W2GNConfig, W2GNTrainer, get_trainer, load_checkpoint,
-                      pretrain_identity, save_checkpoint, train, w2gn_losses)
+from src.w2gn import (CYCLE_VARIANTS, W2GN, NonFiniteLossError, W2GNConfig, load_checkpoint, pretrain_identity, save_checkpoint,
+                      train, w2gn_losses)
 
 
 def tiny_pair(dim=3, seed=0):
@@ -38,7 +38,7 @@ def hand_loss(D, Dc, X, Y, lam, cycle, l1):
     return corr + lam * reg + l1 * pen, corr
 
 
-@pytest.mark.parametrize("cycle", ["inverse", "both_sum", "both_mean"])
+@pytest.mark.parametrize("cycle", CYCLE_VARIANTS)
 def test_loss_matches_hand_derivation(cycle):
     D, Dc = tiny_pair()
     X, Y = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64) * 2
@@ -108,35 +108,33 @@ def test_seeded_training_reaches_small_uvp():
     assert uvp_inv < 2.0, uvp_inv
 
 
-def test_train_continues_and_checkpoint_roundtrip(tmp_path):
+def test_fit_extends_and_checkpoint_roundtrip(tmp_path):
     pb, X, Y = small_problem(2)
     D, Dc = make_nets(2)
     cfg = W2GNConfig(batch_size=64, lr=1e-3, lambda_cycle=1, cycle="both_mean", iterations=20,
                      log_every=10, progress=False)
-    h1 = train(D, Dc, X, Y, cfg)
-    assert h1["iteration"] == [1, 10, 20]
-    h2 = train(D, Dc, X, Y, cfg)
-    assert h2["iteration"] == [1, 10, 20, 30, 40]
-    trainer = get_trainer(D, Dc, cfg)
-    assert trainer.iteration == 40 and trainer.opt.state  # optimizer state kept
+    model = W2GN(D, Dc, cfg).fit(X, Y)
+    assert model.history["iteration"] == [1, 10, 20]
+    model.fit(X, Y, iterations=40)                 # iterations is the run's total: 20 more steps
+    assert model.history["iteration"] == [1, 10, 20, 30, 40] and model.config.iterations == 40
+    assert model.iteration == 40 and model.opt.state  # optimizer state kept
     path = tmp_path / "ckpt.pt"
-    save_checkpoint(path, trainer, note="test")
+    save_checkpoint(path, model, note="test")
     raw = torch.load(path, weights_only=True)
     assert raw["iteration"] == 40 and raw["extra"] == {"note": "test"}
     restored = load_checkpoint(path)
+    assert type(restored) is W2GN and restored.extra == {"note": "test"}
     x = torch.randn(10, 2)
-    torch.testing.assert_close(restored.D.push_nograd(x), D.push_nograd(x))
-    assert restored.iteration == 40 and restored.config == cfg
-    # continue training the restored pair deterministically
-    restored.fit(X, Y, iterations=5)
-    assert restored.iteration == 45
+    torch.testing.assert_close(restored.push(x), model.push(x))
+    assert restored.iteration == 40 and restored.config == model.config
+    assert restored.fit(X, Y, iterations=45) is restored and restored.iteration == 45
+    assert W2GN.load(path).iteration == 40
 
 
 def test_checkpoint_of_other_architecture_is_refused(tmp_path):
     D, Dc = tiny_pair()
-    trainer = W2GNTrainer(D, Dc, W2GNConfig(progress=False))
     path = tmp_path / "c.pt"
-    save_checkpoint(path, trainer)
+    W2GN(D, Dc, W2GNConfig(progress=False)).save(path)
     other = DenseICNN(3, [8, 7], rank=2)
     with pytest.raises(ValueError, match="convex_layers.0.0.weight"):
         load_checkpoint(path, D=other, D_conj=DenseICNN(3, [8, 7], rank=2))
@@ -178,17 +176,6 @@ def test_wrong_sample_shape_is_reported():
         train(D.float(), Dc.float(), StandardNormalSampler(2, seed=0), StandardNormalSampler(3, seed=1), cfg)
 
 
-def test_pretrain_identity_reduces_loss():
-    torch.manual_seed(0)
-    D = init_normal_(DenseICNN(2, [16, 16], rank=1, dropout=0.0), 0.1)
-    sampler = StandardNormalSampler(2, seed=0)
-    x = sampler.sample(512) * 3
-    before = ((D.push_nograd(x) - x) ** 2).sum(1).mean().item()
-    final = pretrain_identity(D, sampler, iterations=500, lr=3e-3, progress=False)
-    after = ((D.push_nograd(x) - x) ** 2).sum(1).mean().item()
-    assert math.isfinite(final) and after < 0.05 * before, (before, after)
-
-
 class AutogradOnly(torch.nn.Module):
     """A DenseICNN seen through the generic ICNN interface only (autograd push, no fast path)."""
 
@@ -221,11 +208,11 @@ def test_fast_path_equals_generic_autograd_path(cycle):
 
 
 def test_trainer_step_equals_hand_written_step():
-    """One W2GNTrainer step = the hand-derived loss, backward, torch's default Adam, convexify."""
+    """One W2GN step = the hand-derived loss, backward, torch's default Adam, convexify."""
     D, Dc = tiny_pair()
     D2, Dc2 = tiny_pair()
     cfg = W2GNConfig(batch_size=8, lr=1e-2, lambda_cycle=3.0, cycle="both_sum", l1=1e-4, progress=False)
-    trainer = W2GNTrainer(D, Dc, cfg)
+    trainer = W2GN(D, Dc, cfg)
     opt = torch.optim.Adam(D2.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_c = torch.optim.Adam(Dc2.parameters(), lr=cfg.lr, betas=cfg.conj_betas)
     for _ in range(3):
@@ -328,46 +315,36 @@ def test_one_node_objective_with_dropout_equals_composite(cycle, dropout):
 
 def test_w2gn_object_fits_pushes_and_round_trips_its_state():
     """W2GN(D, D_conj, config).fit(X, Y) returns the object (as the baselines' solvers do); push /
-    push_inverse are the two maps; a second fit continues; state_dict loads into a fresh object."""
+    push_inverse are the two maps; fit extends the run; state_dict loads into a fresh object."""
     pb, X, Y = small_problem(2)
     D, Dc = make_nets(2)
     cfg = W2GNConfig(batch_size=64, iterations=10, log_every=5, progress=False)
     model = W2GN(D, Dc, cfg)
     assert model.fit(X, Y) is model and model.iteration == 10 and model.history["iteration"] == [1, 5, 10]
-    model.fit(X, Y, iterations=5)
+    model.fit(X, Y, iterations=15)
     assert model.iteration == 15
     x = torch.randn(7, 2)
-    torch.testing.assert_close(model.push(x), D.push(x))
-    torch.testing.assert_close(model.push_inverse(x), Dc.push(x))
+    torch.testing.assert_close(model.push(x), D.push_nograd(x))
+    torch.testing.assert_close(model.push_inverse(x), Dc.push_nograd(x))
     D2, Dc2 = make_nets(2, seed=5)
     other = W2GN(D2, Dc2, cfg)
     other.load_state_dict(model.state_dict())
     assert other.iteration == 15 and other.history == model.history
     torch.testing.assert_close(other.push(x), model.push(x))
-    assert isinstance(W2GNTrainer(D, Dc, cfg).fit(X, Y, iterations=1), dict)  # the older interface
 
 
-def test_train_keeps_no_state_on_the_nets_and_lets_them_go():
-    """train() keeps its run beside the pair, not in the nets' attributes, and not past their life."""
-    import gc
-    import weakref
-
+def test_train_is_stateless_and_keeps_nothing_on_the_nets():
+    """train() is W2GN(...).fit(...).history: nothing kept on the nets or in the module."""
     import src.w2gn as w2gn
 
     pb, X, Y = small_problem(2)
     D, Dc = make_nets(2)
     before = set(D.__dict__)
     cfg = W2GNConfig(batch_size=32, iterations=2, log_every=1, progress=False)
-    train(D, Dc, X, Y, cfg)
+    assert train(D, Dc, X, Y, cfg)["iteration"] == [1, 2]
     assert set(D.__dict__) == before
-    assert get_trainer(D, Dc, cfg).iteration == 2
-    assert train(D, Dc, X, Y, cfg)["iteration"] == [1, 2, 3, 4]  # continues
-    _, Dc_new = make_nets(2)
-    assert get_trainer(D, Dc_new, cfg).iteration == 0  # another pair: another run
-    ref = weakref.ref(D)
-    del D, Dc, Dc_new
-    gc.collect()
-    assert ref() is None and all(k is not None for k in w2gn._RUNS.keys())
+    assert train(D, Dc, X, Y, cfg)["iteration"] == [1, 2]   # a new run from the current weights
+    assert not hasattr(w2gn, "_RUNS") and not hasattr(w2gn, "get_trainer") and not hasattr(w2gn, "W2GNTrainer")
 
 
 def test_config_from_dict_ignores_the_removed_compile_option():

@@ -67,7 +67,9 @@ class FittedMap:
             outs = [self.push(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
         return torch.cat(outs) if outs else torch.empty_like(x)
 
-    __call__ = push
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.push(x)`` (the subclass's map)."""
+        return self.push(x)
 
     # -------------------------------------------------------------- loop bookkeeping
     def _loop(self, n_iter: int, desc: str, progress: bool, step: Callable[[], dict],

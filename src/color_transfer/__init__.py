@@ -24,10 +24,13 @@ error only halves when N doubles; for such maps (e.g. the notebook's) "auto" pic
 distinct-colour table. See :mod:`src.image_io` for which formats stream (PPM in, PPM/PNG out)
 and which are decoded whole by Pillow (8-bit, never a float copy of the image).
 
-Modules: :mod:`.colormap` (:class:`ColorMap`, map files, pixels of a photo, evaluation),
-:mod:`.table` (:class:`ColorTable`, LUT interpolation and its fit-time check), :mod:`.apply`
-(mapping images and streamed files), :mod:`.cube` (``.cube`` files), :mod:`.cli` (the commands).
-The fit with the experiment's settings is :func:`src.experiments.color_transfer.fit_color_map`.
+Modules, each importing only those listed before it: :mod:`.table` (:class:`ColorTable`, LUT
+interpolation and its fit-time check), :mod:`.colormap` (:class:`ColorMap`, map files, pixels of
+a photo, evaluation), :mod:`.apply` (mapping images and streamed files), :mod:`.cube` (``.cube``
+files). The fit with the experiment's settings is
+:func:`src.experiments.color_transfer.fit_color_map` (which imports this package), and the
+command line :mod:`src.color_transfer.cli` sits on top of both (``python -m src.color_transfer``;
+``from src.color_transfer.cli import main``): importing this package does not load it.
 
 CLI::
 
@@ -40,13 +43,12 @@ from __future__ import annotations
 from ..image_io import ImageFormatError
 from .apply import (BLOCK_PIXELS, METHODS, apply_array, apply_file, build_table, map_image, synthetic_image_block,
                     write_synthetic_ppm)
-from .cli import main
 from .colormap import ColorMap, MapFileError, evaluate_color_map, image_to_pixels, load_photo
 from .cube import export_cube, read_cube
 from .table import ColorTable, check_colours, choose_lut_size, colour_codes, interpolate_lut, lut_error
 
 __all__ = ["ColorMap", "ColorTable", "MapFileError", "ImageFormatError",
            "apply_file", "export_cube", "read_cube", "load_photo", "image_to_pixels",
-           "evaluate_color_map", "lut_error", "check_colours", "interpolate_lut", "main", "map_image",
+           "evaluate_color_map", "lut_error", "check_colours", "interpolate_lut", "map_image",
            "build_table", "apply_array", "colour_codes", "synthetic_image_block", "write_synthetic_ppm",
            "choose_lut_size", "METHODS", "BLOCK_PIXELS"]

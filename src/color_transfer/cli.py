@@ -65,7 +65,7 @@ def _cmd_fit(args) -> None:
     print(f"fit: {args.source} {source.shape[1]}x{source.shape[0]} -> {args.palette} "
           f"{palette.shape[1]}x{palette.shape[0]}; profile {cfg.profile}, {cfg.iterations} iterations, "
           f"seed {cfg.seed}, device {device}")
-    cmap = fit_color_map(source, palette, cfg, device=device, progress=not args.quiet,
+    cmap = fit_color_map(source, palette, cfg, device=device, progress=False if args.quiet else None,
                          names=(Path(args.source).name, Path(args.palette).name))
     ev = evaluate_color_map(cmap, source, palette, min(cfg.eval_points, 20000), cfg.sw_projections, cfg.seed)
     cmap.metadata["evaluation"] = ev

@@ -3,14 +3,22 @@ colour, from a LUT or from the network on the distinct colours), trilinear inter
 fit-time check of a LUT's error against exact evaluation."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-if TYPE_CHECKING:
-    from .colormap import ColorMap
+
+class ColourMapping(Protocol):
+    """What this module needs of a colour map (:class:`src.color_transfer.ColorMap` is one; this
+    module sits below it and does not import it)."""
+
+    def map_float(self, x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        """Mapped colours ``[N, 3]`` of the colours ``x`` ``[N, 3]`` in [0, 1] (not clipped)."""
+
+    def lut(self, size: int, inverse: bool = False) -> torch.Tensor:
+        """The map on a ``size``³ grid of [0, 1]³, ``[size, size, size, 3]``."""
 
 
 def _interp_matrix(n: int) -> torch.Tensor:
@@ -70,7 +78,7 @@ class ColorTable:
         return cls(table.reshape(-1).view(np.uint32), "lut", lut_size=n, evaluations=n ** 3)
 
     @classmethod
-    def exact(cls, cmap: ColorMap, present: np.ndarray | None = None, inverse: bool = False,
+    def exact(cls, cmap: ColourMapping, present: np.ndarray | None = None, inverse: bool = False,
               batch_size: int = 1 << 15, progress: bool = False) -> "ColorTable":
         """Evaluate the network once on each colour with ``present[code]`` True (``bool
         [2**24]``; ``None``: all 2²⁴ colours); other entries stay 0."""
@@ -117,7 +125,7 @@ def check_colours(n: int, lut_size: int, seed: int = 0) -> torch.Tensor:
     return torch.cat([uniform, centres]).to(torch.uint8)
 
 
-def lut_error(cmap: ColorMap, lut: torch.Tensor, colours: torch.Tensor, inverse: bool = False) -> float:
+def lut_error(cmap: ColourMapping, lut: torch.Tensor, colours: torch.Tensor, inverse: bool = False) -> float:
     """Max abs difference (in [0, 1] units, both clipped to [0, 1]) between trilinear
     interpolation of ``lut`` and exact evaluation of the network at 8-bit ``colours`` ``[M, 3]``."""
     x = torch.as_tensor(colours).float() / 255.0
@@ -126,7 +134,7 @@ def lut_error(cmap: ColorMap, lut: torch.Tensor, colours: torch.Tensor, inverse:
     return float((exact - approx).abs().max())
 
 
-def choose_lut_size(cmap: ColorMap, inverse: bool, sizes=(33, 65, 129), tolerance: float = 0.5 / 255,
+def choose_lut_size(cmap: ColourMapping, inverse: bool, sizes=(33, 65, 129), tolerance: float = 0.5 / 255,
                     n_check: int = 20000, seed: int = 0) -> dict:
     """The smallest LUT size in ``sizes`` whose :func:`lut_error` (on :func:`check_colours`) is
     ≤ ``tolerance``.

@@ -13,9 +13,15 @@
 * :mod:`.color_transfer` — colour transfer between photos (``W2GN_color_transfer``);
 * :mod:`.common` — :func:`~.common.make_pair` (build → init → identity pretraining → copy).
 
-Nothing is imported eagerly: ``import src.experiments.toy`` loads just that experiment.
+Importing this package (which ``import src.experiments.toy`` does first) imports every
+experiment module, so that every config class is defined and registered
+(:func:`src.configs.config_classes`): ``W2GN_OVERRIDES`` may hold a section for any of them
+(:func:`src.configs.apply_overrides`) whichever notebook reads it. The modules import only the
+library (heavy optional packages such as torchvision load inside the functions that need them).
 """
+from . import (autoencoder, benchmark, color_transfer, domain_adaptation, gaussians,  # noqa: F401
+               gaussians_baselines, latent_ot, style_transfer, toy)
 
-#: the experiment modules (imported on demand, e.g. by :func:`src.configs.apply_overrides`)
+#: the experiment modules, one per notebook
 MODULES = ("toy", "gaussians", "gaussians_baselines", "benchmark", "autoencoder", "latent_ot",
            "style_transfer", "domain_adaptation", "color_transfer")

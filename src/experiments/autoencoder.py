@@ -12,6 +12,7 @@ import torch
 from ..autoencoders import (Autoencoder, VGGPerceptualLoss, find_vgg16_weights, load_autoencoder,
                             save_autoencoder, train_autoencoder)
 from ..configs import ExperimentConfig
+from ..utils import display_path
 
 __all__ = ["AEConfig", "models_dir", "make_perceptual_loss", "train_autoencoder_from_config", "get_autoencoder"]
 
@@ -132,7 +133,7 @@ def get_autoencoder(ae_cfg, device, images=None, progress: bool = True, train_if
     if path.is_file():
         ae, ckpt = load_autoencoder(path, map_location=device)
         return ae, {"path": path, "trained_here": False, "history": ckpt["history"],
-                    "message": f"loaded autoencoder {path} (trained by notebooks/AE_Celeba.ipynb)"}
+                    "message": f"loaded autoencoder {display_path(path)} (trained by notebooks/AE_Celeba.ipynb)"}
     if not train_if_missing:
         load_autoencoder(path)  # raises FileNotFoundError with instructions
     if images is None:

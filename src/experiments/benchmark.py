@@ -25,9 +25,12 @@ class BenchmarkConfig(ExperimentConfig):
     both nets, batch 1024, λ = D, cycle on both directions, 250k steps; the FINAL weights are
     scored (no selection by the true map).
 
-    ``root``: folder holding ``Mix3toMix10/{D}_v1.pt, {D}_v2.pt``; ``None`` looks at env
-    ``W2GN_W2BENCH``, then the copy shipped in ``data/w2bench`` (D ≤ 128), then the download
-    cache (see :func:`src.benchmark.locate_root`).
+    ``root``: folder holding ``Mix3toMix10/{D}_v1.pt, {D}_v2.pt``; ``None``: the folder named by
+    env ``W2GN_W2BENCH`` when it is set (only that one), else the copy shipped in ``data/w2bench``
+    when it holds D (D ≤ 128), else the download cache ``~/.cache/w2gn/w2bench``; missing files
+    are downloaded into the folder chosen (see :func:`src.benchmark.ensure_checkpoints`).
+    The ``cpu`` preset goes beyond this recipe (λ, batch, lr schedule, steps and CELU α per D,
+    listed below; why: docs/tuning.md, "Wasserstein-2 benchmark").
     """
 
     dims: tuple = (2, 4, 8, 16, 32, 64, 128)
@@ -81,26 +84,7 @@ class BenchmarkConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # Measured (1 thread, D = 16, 3000 steps): the runs are optimisation-limited, not noise-limited —
-        # λ = 0.25·D instead of D (forward L2-UVP 14.6 → 6.0 %), then peak lr 1e-2 with a 200-step
-        # warm-up and cosine decay (→ 4.5 %); λ = 0.05·D or 4·D fail (43-48 %, 35 %). Batch 256 costs
-        # ~1/3 of a 1024 step (sampling Q included) and gives more steps per CPU second; the steps go
-        # where the dimension needs them (D = 16: 3000 → 8000 steps, 4.5 → 2.0 %). At D = 2 the batch
-        # noise limits instead (3000 steps: batch 256 0.83-1.0 % for lr 3e-3/1e-2 and λ = 0.25·D/D,
-        # batch 1024 0.65 %), so D ≤ 4 train on larger batches: 2048 at D = 2 (below), 1024 at D = 4
-        # (6000 steps 1.01 %, 12000 0.73 %, 12000 at λ = D 1.27 %). At D = 64 (20000 steps) λ = 0.25·D
-        # diverges for a while mid-run (L2-UVP 78 % at step 7500) and ends at 9.3 % (30000 steps: 11.1 %);
-        # λ = D trains smoothly to 8.7 % (30000 steps 8.8 %, batch 512 × 15000 steps 9.8 %, λ = 4·D
-        # diverges: 28 %; peak lr 3e-3 at λ = 0.25·D 9.9 %). Variants of λ = D, all worse and most with a
-        # mid-run spike: λ = 2·D 11.8 %, peak lr 5e-3 11.6 % / 2e-2 14.5 %, batch 512 × 20000 steps
-        # 10.6 %, CELU α = 0.5 9.3 % / α = 2 11.8 %, Adam betas (0.9, 0.99) 11.4 % / (0.5, 0.999) 15.1 %,
-        # quadratic rank 4 12.1 %; an average of the weights (EMA, decay 0.99 … 0.999) 8.71 … 8.72 %.
-        # Between 0.25·D and D: λ = 20 / 24 / 32 give 8.0 / 8.0 / 8.4 % after 20000 steps and, with
-        # 24000 steps, λ = 24 8.6 %, λ = 32 7.8 % (the preset) — runs of nearby settings differ by
-        # ~0.5 points, the spread of one trajectory against another.
-        # D = 2 (12000 steps, batch 1024) levels off at 0.33 % with the paper's CELU (α = 1); a sharper
-        # CELU fits the mixture's map better: α = 0.5 / 0.25 / 0.1 / 0.05 give 0.24 / 0.15 / 0.13 / 0.14 %,
-        # α = 0.1 with 20000 steps 0.12 %, with batch 2048 (12000 steps) 0.095 %.
+        # the benchmark beyond the paper's recipe on 2 CPU cores; see docs/tuning.md#wasserstein-2-benchmark
         return cls().replace(profile="cpu", dims=(2, 4, 8, 16, 32, 64), w2gn__iterations=3000,
                              w2gn__batch_size=256, w2gn__lr=1e-2, w2gn__lr_schedule="cosine", w2gn__warmup=200,
                              w2gn__progress=False, lambda_per_dim=0.25, pretrain__iterations=1000, eval_every=100,

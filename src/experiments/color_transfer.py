@@ -73,10 +73,7 @@ class ColorTransferConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # Beyond the paper's recipe, measured on china -> flower (cycle RMS of inverse∘forward /255,
-        # sliced W2 after): λ 1, constant lr, 1500 its 12.9, 0.036; λ 1 cosine 4000 its 10.6, 0.027;
-        # λ 10 cosine 4000 its 2.3, 0.072; λ 3 cosine 5000 its 4.6, 0.044; λ 3 cosine 10000 its 3.4,
-        # 0.032 (larger λ: exacter inverse, looser palette match; more steps improve both).
+        # λ = 3, cosine lr, 10000 steps (beyond the paper's recipe); see docs/tuning.md#colour-transfer
         return cls(profile="cpu", hidden_layer_sizes=(64, 64, 32), rank=2, pretrain_iterations=1000,
                    lambda_cycle=3.0, lr_schedule="cosine", iterations=10_000, eval_points=20_000,
                    speed_megapixels=8.0)
@@ -89,7 +86,7 @@ class ColorTransferConfig(ExperimentConfig):
                    plot_points=500, speed_megapixels=0.25)
 
 
-def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, progress: bool = True,
+def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, progress: bool | None = None,
                   callback=None, names: tuple[str, str] = ("source", "palette")) -> ColorMap:
     """Fit W2GN between the pixel colours of ``source`` and ``palette`` (``uint8 [H, W, 3|4]``).
 

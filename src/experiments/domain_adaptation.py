@@ -58,8 +58,7 @@ class DomainAdaptationConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # identity pretraining as the paper (≤ 20k steps, stop at 0.2): measured on 2 CPU cores it stops
-        # after 3,482 steps (19 s); the former 1,500 steps at lr 1e-3 ended at loss 0.78
+        # offline digits, the paper's identity pretraining, 3000 W2GN steps; see docs/tuning.md#domain-adaptation
         return cls().replace(profile="cpu", data="offline", download=False, lenet_epochs=2, knn_target_size=10000,
                              emd_target_size=5000, w2gn__iterations=3000, w2gn__log_every=50, eval_every=250)
 

@@ -22,7 +22,7 @@ from ..distributions import NormalSampler, StandardNormalSampler
 from ..gaussian import GaussianProblem, random_gaussian_problem
 from ..icnn import DenseICNN
 from ..metrics import l2_uvp
-from ..w2gn import W2GNConfig, W2GNTrainer
+from ..w2gn import W2GN, W2GNConfig
 from .common import pretrained_net
 from .gaussians import PAPER_DIMS, PAPER_TABLE, gaussian_hidden_sizes
 
@@ -84,14 +84,14 @@ class GaussiansBaselinesConfig(ExperimentConfig):
 class W2GNMap(FittedMap):
     """W2GN (``src.w2gn``) wrapped in the baselines' interface: ``push(x) = ∇ψ_θ(x)``."""
 
-    def __init__(self, trainer: W2GNTrainer):
+    def __init__(self, trainer: W2GN):
         super().__init__()
         self.trainer, self.D, self.D_conj = trainer, trainer.D, trainer.D_conj
         self.dim = int(self.D.sample_shape[0])
 
     def fit(self, X_sampler, Y_sampler, callback=None) -> "W2GNMap":
         start = time.perf_counter()
-        self.history = self.trainer.fit(X_sampler, Y_sampler, callback=callback)
+        self.history = self.trainer.fit(X_sampler, Y_sampler, callback=callback).history
         self.iteration = self.trainer.iteration
         self.train_time_s += time.perf_counter() - start
         return self
@@ -172,7 +172,7 @@ def run_method(method: str, problem: GaussianProblem, cfg, device=None,
             model = MM2(f, g, MM2Config(lr=cfg.lr, inner_iterations=cfg.mm2_inner_iterations,
                                         neg_penalty=cfg.mm2_neg_penalty, **common))
         else:
-            model = W2GNMap(W2GNTrainer(f, g, W2GNConfig(lr=cfg.lr, lambda_cycle=float(min(D, 50)),
+            model = W2GNMap(W2GN(f, g, W2GNConfig(lr=cfg.lr, lambda_cycle=float(min(D, 50)),
                                                          cycle="both_sum", **common,
                                                          checkpoint_path=cfg.checkpoint(f"d{D}_w2gn"))))
     model.fit(X_sampler, Y_sampler)

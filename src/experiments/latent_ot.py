@@ -13,6 +13,7 @@ import torch
 from ..autoencoders import decode, encode
 from ..configs import ExperimentConfig, ICNNSpec, PretrainSpec, W2GNConfig
 from ..distributions import StandardNormalSampler
+from ..utils import display_path
 from .common import make_pair
 
 __all__ = ["LatentOTConfig", "make_latent_icnns", "generate_w2gn", "generate_raw", "latent_fids",
@@ -51,20 +52,7 @@ class LatentOTConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # identity pretraining as the paper (Adam lr 1e-4, betas (0.8, 0.9), wd 1e-10, ≤ 5000 steps, stop at
-        # 1e-3) but on batches of 256 instead of 4096: measured on 2 CPU cores it stops after 841 steps (26 s).
-        # W2GN: batch 128, peak lr 3e-3 with 100 warm-up steps and cosine decay to 1e-5 (0.06 s/step on one core).
-        # Measured (FID of 500 images): 1000 steps of batch 512 at the paper's constant 3e-4 give 85.6, with
-        # cosine from 1e-3 85.1, 2000 steps of batch 128 from 1e-3 85.0 — all the FID of a Gaussian with the codes' mean
-        # and covariance (85.1). Along one 12000-step run of batch 128 from 1e-3 (FID of 1000 images; Gaussian fit 79.9,
-        # raw noise 100.4): 1000 steps 79.5, 2000 80.1, 4000 77.0, 8000 71.4, 12000 69.1 — about 5 FID points per
-        # doubling of the steps once past the Gaussian fit. 6000 steps is what the notebook's 30-minute budget
-        # leaves beside its four FID sets. The peak lr of a 6000-step run (FID of 1000 images after 3000 / 6000
-        # steps): 1e-3 78.2 / 76.4, 3e-3 75.9 / 72.3, 1e-2 77.0 / 78.4; CELU α = 0.2 at 1e-3: 77.4 after 6000;
-        # at 3e-3, λ = 10 / 30 / 300 instead of 100: 101.4 / 72.9, 73.7 / 71.0 and 78.8 / 77.5 (λ = 30 not
-        # adopted: 1.2 points is within the spread of a 1000-image FID). FID: 5000 images per set under
-        # bfloat16 autocast (0.066 s/image on one core in batches of 10 vs 0.13 s float32; FID of 300 images
-        # 111.54 vs 111.48 float32).
+        # batch 128, peak lr 3e-3, warm-up and cosine, bfloat16 FID of 5000 images; see docs/tuning.md#latent-space-ot
         return cls().replace(profile="cpu", w2gn__batch_size=128, w2gn__iterations=6000, w2gn__log_every=50,
                              w2gn__lr=3e-3, w2gn__lr_schedule="cosine", w2gn__warmup=100, w2gn__lr_end=1e-5,
                              pretrain__batch_size=256, n_encode=50_000, n_fid_samples=5000, fid_real_split="test",
@@ -77,7 +65,7 @@ class LatentOTConfig(ExperimentConfig):
                              n_fid_samples=8, fid_real_split="test", fid_batch_size=8)
 
 
-def make_latent_icnns(cfg, dim: int, device, progress: bool = True):
+def make_latent_icnns(cfg, dim: int, device, progress: bool | None = None):
     """ψ_θ (``D``) and ψ_ω (``D_conj``): ``cfg.icnn.dense(dim)`` initialised N(0,1)·``cfg.icnn.init_scale``,
     D pretrained to the identity on N(0, blow²·I) as ``cfg.pretrain`` says, D_conj a copy of D (so it
     does not matter which of the two is pretrained: the reference pretrains its generator, ψ_ω
@@ -150,7 +138,7 @@ def latent_fids(ae, D_conj, real_images, train_images, cfg, device, stats_path=N
                                           desc="FID raw decode", **kw)
     out["fid_w2gn"] = F.fid_or_none(model, stats, lambda k: generate_w2gn(ae, D_conj, k, gen_w2gn, device), n=n,
                                     desc="FID AE+W2GN", **kw)
-    out.update(fid_weights=str(weights), fid_status="ok", fid_dtype=cfg.fid_dtype)
+    out.update(fid_weights=display_path(weights), fid_status="ok", fid_dtype=cfg.fid_dtype)
     return out
 
 

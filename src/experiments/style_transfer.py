@@ -54,10 +54,7 @@ class StyleTransferConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # the paper's pretraining (Adamax (0.9, 0.99), U[-0.5, 1.5], mean loss + L1), 1200 steps. Measured on
-        # 2 CPU cores (32 px, width 16): per-pixel identity MSE on the evaluation crops (pixels in [0, 1]) 3.3e-2
-        # after 1200 steps (noisy: 2.6e-2 … 6.6e-2 from 1050 to 1500 steps); the sum-over-pixels loss gave
-        # 1.3e-1 … 1.4e-1 (betas (0.8, 0.9) or (0.9, 0.99)), so the paper's mean loss is kept
+        # 32-px offline crops, width 16, the paper's pretraining for 1200 steps; see docs/tuning.md#style-transfer
         return cls().replace(profile="cpu", data="offline", image_size=32, width=16, pretrain__iterations=1200,
                              w2gn__iterations=2000, w2gn__log_every=50, plot_every=500, n_eval=256, fid_samples=256)
 
@@ -76,7 +73,7 @@ def style_icnn(cfg: StyleTransferConfig):
     return ConvICNN(3, cfg.image_size, cfg.width, strong_convexity=cfg.strong_convexity)
 
 
-def make_style_pair(cfg: StyleTransferConfig, device=None, progress: bool = True):
+def make_style_pair(cfg: StyleTransferConfig, device=None, progress: bool | None = None):
     """ψ_θ (``D``) initialised N(0, 1)·``cfg.init_scale`` and pretrained to the identity on
     U[``pretrain_low``, ``pretrain_high``] noise images (Adamax, mean loss + L1), ψ_ω (``D_conj``)
     a copy of it.

@@ -54,7 +54,8 @@ class ToyConfig(ExperimentConfig):
     is run once and copied into ψ_θ and ψ_ω of each target. Its length, batch and lr are ours
     (``pretrain``). ``cpu`` keeps the pretraining its committed notebook outputs were made with
     (blow 3, stop at 1e-3; not re-measured with the reference's blow 1 / 3e-5) and trains
-    DenseICNNs with a sharper CELU (``icnn.celu_alpha`` 0.2 instead of 1; see :meth:`cpu`).
+    DenseICNNs with a sharper CELU (``icnn.celu_alpha`` 0.2 instead of 1; why: docs/tuning.md,
+    "Toy experiments").
     """
 
     targets: tuple = ("8g", "25g", "49g", "100g", "swiss")
@@ -90,18 +91,7 @@ class ToyConfig(ExperimentConfig):
 
     @classmethod
     def cpu(cls):
-        # batch 512 (19 ms a step on one core vs 36 ms at 1024) and the lr decayed along a cosine
-        # from 1e-3 to 1e-5 instead of the paper's constant 1e-3. Measured on 100 Gaussians (one
-        # seed, modes / weakest share / mass in modes, CPU s): this recipe, 20k steps: 99 / 0.14 /
-        # 0.64, 397 s; peak lr 3e-3, 15k steps: 93 / 0.00 / 0.60, 263 s; batch 1024 with the
-        # reference's pretraining (blow 1, tol 3e-5), 10k steps: 93 / 0.11 / 0.63, 367 s;
-        # the earlier batch 1024, 40k steps with the last 40 % at lr 2e-4: 99 / 0.19 / 0.65,
-        # ~1440 s. None reaches 100 / 0.35 / 0.8 at this cost: the mass in modes levels off near 0.65.
-        # The limit is the CELU's bend (width α = 1): ∇ψ cannot switch between neighbouring modes
-        # faster at the weight scale these steps reach. CELU α (steps of one 5000- or 20000-step
-        # cosine run, same seed): α = 1, 5000 steps: 99 / 0.17 / 0.56; α = 0.25, 5000: 100 / 0.22 /
-        # 0.70; α = 0.1, 5000: 98 / 0.05 / 0.81, 20000: 99 / 0.18 / 0.84 (mass up, balance down);
-        # α = 0.2, 5000 / 10000 of 20000: 100 / 0.49 / 0.79, 100 / 0.51 / 0.80 — hence α = 0.2.
+        # batch 512, cosine lr 1e-3 → 1e-5, a sharper CELU (α = 0.2); see docs/tuning.md#toy-experiments
         return cls().replace(profile="cpu", icnn__celu_alpha=0.2, pretrain__iterations=1000, pretrain__batch_size=256,
                              pretrain__blow=3.0, pretrain__tol=1e-3, w2gn__batch_size=512, w2gn__iterations=4000,
                              w2gn__lr_schedule="cosine", w2gn__lr_end=1e-5, w2gn__log_every=50,

@@ -1,6 +1,8 @@
 """DenseICNN's fast path: ψ and ∇ψ through the closed-form kernels of :mod:`src.fast.kernels`.
 
-``value_and_push(net, x)`` is what ``DenseICNN.value_and_push`` runs while :func:`src.fast.enabled`;
+``value_and_push(net, x)`` is what ``DenseICNN.value_and_push`` runs while :func:`src.fast.enabled`
+for a net of :func:`src.fast.supports` (the net gives what the kernels need: its layers, sizes,
+activation name and ``_draw`` for the dropout masks; nothing here imports :mod:`src.icnn`);
 ``run_pass`` / ``pass_backward`` are the same passes for a caller that writes its own backward
 (the fused W2GN objective, :mod:`src.fast.objective`). The parameters enter the kernels fused:
 ``[F, w_out, b, V_2 … V_L]`` (:func:`params`).

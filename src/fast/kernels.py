@@ -11,9 +11,9 @@ import functools
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
-from ..layers import activation_grad as _activation_grad
+from ..layers import Activation, get_activation
+from . import SUPPORTED_ACTIVATIONS
 from .gemm import addmm as _mm_acc, mm as _mm
 
 
@@ -39,6 +39,16 @@ class PassOptions(NamedTuple):
     const_rows: int = 0
     need_value: bool = True
     celu_alpha: float = 1.0
+
+
+def kernel_forms(name: str) -> Activation:
+    """The activation ``name`` of :data:`src.layers.ACTIVATIONS` for the kernels: ``ValueError``
+    unless it is in :data:`src.fast.SUPPORTED_ACTIVATIONS` and has its kernel forms."""
+    act = get_activation(name)
+    if name not in SUPPORTED_ACTIVATIONS or act.value_and_grad_ is None or act.grad2_from_grad is None:
+        raise ValueError(f"activation {name!r} is not implemented by the fast kernels "
+                         f"(src.fast.SUPPORTED_ACTIVATIONS = {SUPPORTED_ACTIVATIONS})")
+    return act
 
 
 def _mul_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, value: float = 1.0) -> None:
@@ -118,6 +128,7 @@ def blocks(hidden) -> list[tuple[int, int]]:
 def forward(opt: PassOptions, masks, x, Fw, w, b, *V):
     """Forward of :class:`DenseValuePush`: ``(ψ or None, ∇ψ or None, tensors saved for backward)``."""
     hidden, r, act, sc, value_input_grad, need_push = opt[:6]
+    forms = kernel_forms(act)
     L, T = len(hidden), sum(hidden)
     blk = blocks(hidden)
     lead, n = x.shape[:-2], x.shape[-2]
@@ -140,17 +151,7 @@ def forward(opt: PassOptions, masks, x, Fw, w, b, *V):
             if masks is not None:
                 masks[1][k].mul_(P)
             P.add_(qk)
-        if act == "celu":
-            # z = celu(P) in place of P (P itself is not kept), σ'(P) = exp(min(P, 0)) = min(z + 1, 1)
-            # from it: exactly 1 for P > 0, so σ'' = frac(σ') in the backward pass. (Where exp(P) is
-            # below float32's spacing at −1, ~6e-8, it comes out 0: an absolute error < 6e-8.)
-            # With α ≠ 1: σ'(P) = exp(min(P, 0)/α) = min(z/α + 1, 1), σ'' = frac(σ')/α.
-            a = opt.celu_alpha
-            z = F.celu(P, a, inplace=True)
-            d1s[k] = torch.add(z, 1.0).clamp_(max=1.0) if a == 1.0 else torch.add(z, a).div_(a).clamp_(max=1.0)
-        else:
-            d1s[k] = _activation_grad(act, P, opt.celu_alpha)
-            z = F.softplus(P)
+        z, d1s[k] = forms.value_and_grad_(P, opt.celu_alpha)  # z in P's place (P is not kept)
         zs.append(z)
     value = None
     if opt.need_value:
@@ -194,6 +195,7 @@ def backward(opt: PassOptions, masks, needs_dx, saved, Gv, Gp):
     """Backward of :class:`DenseValuePush`: gradients of ``(x, F, w, b, V_2…)``; that of ``x`` only
     for its rows from ``const_rows`` on (``None`` unless ``needs_dx``)."""
     hidden, r, act, sc, value_input_grad, need_push = opt[:6]
+    forms = kernel_forms(act)
     L, T = len(hidden), sum(hidden)
     blk = blocks(hidden)
     x, Fw, w, H, C, push = saved[:6]
@@ -234,14 +236,7 @@ def backward(opt: PassOptions, masks, needs_dx, saved, Gv, Gp):
                 dV[k - 1] = _mm(Us[k].mT, Gbar)
                 d1 = d1s[k]
                 Gbar = Ubar * d1
-                # σ'': CELU exp(x)·[x ≤ 0] = frac(σ'(x)) (σ' = min(celu(x) + 1, 1) is exactly 1 for x > 0
-                # and below 1 otherwise; one op, no boolean masks — slow on CPU); softplus s(1 − s)
-                if act == "celu":
-                    Ubar.mul_(Gs[k]).mul_(torch.frac(d1))
-                    if opt.celu_alpha != 1.0:
-                        Ubar.div_(opt.celu_alpha)
-                else:
-                    Ubar.mul_(Gs[k]).mul_(d1 * (1.0 - d1))
+                Ubar.mul_(Gs[k]).mul_(forms.grad2_from_grad(d1, opt.celu_alpha))  # σ''(P) from σ'(P)
             else:
                 Gbar = Ubar
         dw = Gbar.sum(dim=-2, keepdim=True)

@@ -1,31 +1,55 @@
 """The W2GN objective of two DenseICNNs on data batches as one autograd node (fast path).
 
 ``src.w2gn.w2gn_losses`` is the readable definition; :func:`applies` says when it runs this
-instead, :func:`losses` returns the same dict.
+instead, :func:`losses` returns the same dict. It implements the cycle variants of
+:data:`src.fast.SUPPORTED_CYCLES` (:func:`cycle_form`) and nothing else: a new variant or term of
+the objective runs the readable definition until it is written here too.
 """
 from __future__ import annotations
 
 import torch
 
-from ..icnn import DenseICNN
 from ..training import abs_sum, l1_grads
-from . import dense
+from . import SUPPORTED_CYCLES, dense, supports
 
-__all__ = ["applies", "losses"]
+__all__ = ["applies", "losses", "cycle_form"]
 
 
-def applies(D, D_conj, X: torch.Tensor, Y: torch.Tensor) -> bool:
-    """Whether :func:`losses` computes this objective: two DenseICNNs on data batches (no input gradient)."""
-    return isinstance(D, DenseICNN) and isinstance(D_conj, DenseICNN) and not (X.requires_grad or Y.requires_grad)
+def applies(D, D_conj, X: torch.Tensor, Y: torch.Tensor, cycle: str | None = None) -> bool:
+    """Whether :func:`losses` computes this objective: two potentials the kernels implement
+    (:func:`src.fast.supports`; no forward hooks, which the readable objective would run), data
+    batches (no input gradient) and, when given, a cycle variant of
+    :data:`src.fast.SUPPORTED_CYCLES` (``cycle=None``: not checked here; :func:`losses` refuses
+    a variant it does not implement)."""
+    if cycle is not None and cycle not in SUPPORTED_CYCLES:
+        return False
+    return (supports(D) and supports(D_conj) and not (X.requires_grad or Y.requires_grad)
+            and not any(net._forward_hooks or net._forward_pre_hooks for net in (D, D_conj)))
+
+
+def cycle_form(cycle: str) -> tuple[bool, float]:
+    """``(whether R has the x-side term, the factor of R)`` of a variant of
+    :data:`src.fast.SUPPORTED_CYCLES`: R = factor·(mean((∇ψ_θ(∇ψ_ω(y)) − y)²) [+ mean((∇ψ_ω(∇ψ_θ(x)) − x)²)]).
+    ``ValueError`` for any other name."""
+    if cycle in SUPPORTED_CYCLES:
+        if cycle == "inverse":
+            return False, 1.0
+        if cycle == "both_sum":
+            return True, 1.0
+        if cycle == "both_mean":
+            return True, 0.5
+    raise ValueError(f"the fused objective does not implement cycle variant {cycle!r} "
+                     f"(src.fast.SUPPORTED_CYCLES = {SUPPORTED_CYCLES}); the readable w2gn_losses does")
 
 
 def losses(D, D_conj, X, Y, lambda_cycle: float, cycle: str, l1: float, half_sq_norms) -> dict:
     """``w2gn_losses``'s dict from :class:`DenseObjective` (``half_sq_norms``: E‖x‖²/2 + E‖y‖²/2)."""
+    cycle_form(cycle)  # a variant this file does not implement raises before any computation
     loss, correlation, reg, cycle_y, cycle_x = DenseObjective.apply(
         (D, D_conj, float(lambda_cycle), cycle, float(l1)), X, Y, *D.parameters(), *D_conj.parameters())
     out = {"loss": loss, "correlation": correlation, "w2": half_sq_norms - correlation,
            "cycle": reg, "cycle_y": cycle_y}
-    if cycle != "inverse":
+    if cycle_form(cycle)[0]:
         out["cycle_x"] = cycle_x
     return out
 
@@ -51,10 +75,11 @@ class DenseObjective(torch.autograd.Function):
     @staticmethod
     def forward(ctx, job, X, Y, *params):
         D, C, lam, cycle, l1 = job
+        both, factor = cycle_form(cycle)
         pD, pC = dense.params(D), dense.params(C)
         n, m = X.shape[0], Y.shape[0]
         _, Y_inv, r1 = dense.run_pass(C, Y, pC, need_value=False)
-        if cycle == "inverse":
+        if not both:
             psi_x, _, r2x = dense.run_pass(D, X, pD, need_push=False)
             psi_yinv, Y_cyc, r2 = dense.run_pass(D, Y_inv, pD, value_input_grad=False)
             records, X_cyc = (r1, r2, r2x), None
@@ -69,8 +94,8 @@ class DenseObjective(torch.autograd.Function):
         cycle_y = res_y.square().mean()
         cycle_x = torch.full_like(cycle_y, float("nan")) if res_x is None else res_x.square().mean()
         reg = cycle_y if X_cyc is None else cycle_x + cycle_y
-        if cycle == "both_mean":
-            reg = reg / 2
+        if factor != 1.0:
+            reg = reg * factor
         loss = correlation + lam * reg
         if l1:
             # over [F, w, b, V…] of both nets, which hold every parameter's elements exactly once
@@ -88,10 +113,11 @@ class DenseObjective(torch.autograd.Function):
         res_y, res_x = ctx.residuals
         pD, pC = ctx.fused
         # ∂loss/∂(cycle term's map) = 2·λ'·(map − target)/numel; ∂/∂ψ_θ(x_i) = 1/n, ∂/∂ψ_θ(∇ψ_ω(y_j)) = −1/m
-        lam_eff = lam / 2 if cycle == "both_mean" else lam
+        both, factor = cycle_form(cycle)
+        lam_eff = lam * factor
         Gp_y = res_y * (g * (2.0 * lam_eff / res_y.numel()))
         gv_x, gv_y = (g / n).expand(n, 1), (-g / m).expand(m, 1)
-        if cycle == "inverse":
+        if not both:
             r1, r2, r2x = ctx.records
             dY_inv, gD = dense.pass_backward(D, r2, gv_y, Gp_y, needs_dx=True)
             torch._foreach_add_(gD, dense.pass_backward(D, r2x, gv_x, None, needs_dx=False)[1])

@@ -12,7 +12,7 @@ from src.datasets import (
 )
 from src.distributions import TensorDatasetSampler
 from src.icnn import ConvICNN, ConvICNN128, init_normal_
-from src.w2gn import W2GNConfig, W2GNTrainer, train, w2gn_losses
+from src.w2gn import W2GN, W2GNConfig, train, w2gn_losses
 
 
 # ---------------------------------------------------------------------------------- ConvICNN
@@ -103,7 +103,7 @@ def test_trainer_runs_unchanged_on_image_batches():
     corr = D(X).mean() + (inv * Y).flatten(1).sum(1).mean() - D(inv).mean()
     assert torch.allclose(out["loss"], corr + 10.0 * (r_x + r_y) / 2, rtol=1e-4, atol=1e-4)
     # a sampler of the wrong image size is refused with a message naming the shapes
-    trainer = W2GNTrainer(D, D_conj, cfg)
+    trainer = W2GN(D, D_conj, cfg)
     with pytest.raises(ValueError, match="expected"):
         trainer.fit(TensorDatasetSampler(torch.zeros(8, 3, 8, 8)), TensorDatasetSampler(B), iterations=1)
 
