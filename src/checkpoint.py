@@ -10,10 +10,14 @@ what an uninterrupted one would have drawn.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
+import json
 import os
 import random
+import socket
+import time
 import warnings
 
 import numpy as np
@@ -23,7 +27,7 @@ from .distributions import load_rng_state_dict, rng_state_dict
 from .utils import atomic_torch_save
 
 __all__ = ["CheckpointError", "read_checkpoint", "write_checkpoint", "global_rng_state", "set_global_rng_state",
-           "sampler_states", "load_sampler_states", "check_same_run"]
+           "sampler_states", "load_sampler_states", "check_same_run", "RunLock", "fingerprint"]
 
 
 class CheckpointError(ValueError):
@@ -90,19 +94,128 @@ def digest(obj) -> str:
     return h.hexdigest()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_dead_writers_leftovers(folder: str, name: str) -> None:
+    """Delete the temporary files a killed save of ``name`` left behind (``.<name>.<pid>.*.tmp``
+    whose pid is no longer running); a live writer's temporary file is never touched."""
+    for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
+        rest = os.path.basename(leftover)[len(name) + 2:]
+        pid = rest.split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+
+
 def write_checkpoint(path, state: dict) -> None:
     """Write ``state`` (plain data and tensors) atomically with its format tag and checksum
-    (the file's folder is created if missing)."""
+    (the file's folder is created if missing).
+
+    Raises:
+        OSError: the file could not be written (e.g. a full disk); the previous file is intact.
+    """
     state = dict(state, format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION)
     state.pop("checksum", None)
     state["checksum"] = digest(state)
-    # temporary files left by a killed save of this checkpoint (one writer per run file)
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
     os.makedirs(folder, exist_ok=True)
-    for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
-        with contextlib.suppress(OSError):
-            os.unlink(leftover)
-    atomic_torch_save(state, path)
+    _remove_dead_writers_leftovers(folder, name)
+    try:
+        atomic_torch_save(state, path)
+    except (OSError, RuntimeError) as e:  # torch reports a full disk as RuntimeError("... unexpected pos ...")
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        kept = "the previous checkpoint is left intact" if os.path.exists(path) else "no file was written"
+        raise OSError(getattr(e, "errno", None) or errno.EIO,
+                      f"could not write the checkpoint {path} ({first}); is the disk full or the folder "
+                      f"read-only? {kept}") from e
+
+
+class RunLock:
+    """An exclusive lock on one run's checkpoint file: ``<path>.lock``, created atomically and
+    holding the holder's pid and host, kept for the whole run and removed at its end. A lock
+    left by a process of this host that is no longer running is taken over; a live holder (or one
+    on another host, whose liveness cannot be checked) is refused with :class:`CheckpointError`.
+
+    Use as ``with RunLock(path): ...`` around a checkpointed run.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path) + ".lock"
+        self.held = False
+
+    def _holder(self) -> dict | None:
+        try:
+            with open(self.path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}  # being written, or damaged: treated as unknown
+
+    def __enter__(self):
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:
+                    continue  # released meanwhile: try again
+                stale = (holder.get("host") == me["host"] and isinstance(holder.get("pid"), int)
+                         and holder["pid"] != me["pid"] and not _pid_alive(holder["pid"]))
+                if not stale:
+                    who = (f"process {holder.get('pid')} on host {holder.get('host')}" if holder
+                           else "another process")
+                    raise CheckpointError(
+                        f"{self.path[:-5]} is in use by a run of {who} (lock file {self.path}): two runs must not "
+                        "share one checkpoint_path; wait for it to end, pass another checkpoint_path, or delete "
+                        "the lock file if that process is gone") from None
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)  # a dead process's lock: take it over
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return self
+        raise CheckpointError(f"could not take the lock {self.path}: another process keeps taking it")
+
+    def __exit__(self, *exc):
+        if self.held:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            self.held = False
+
+
+def fingerprint(obj, _depth: int = 0) -> str:
+    """A digest of an object's non-random state (e.g. a sampler's means, covariances, data,
+    dtype), so a resumed run can tell "the same sampler" from "another of the same class": its
+    attributes that are tensors, arrays, numbers, strings, dtypes/devices and containers of these,
+    and those of sampler-like attributes (recursively). Random generators and the ``seed`` are left
+    out: a resumed run restores the generators' states from the checkpoint."""
+    plain = {}
+    for k, v in sorted(vars(obj).items()) if hasattr(obj, "__dict__") else []:
+        if k == "seed" or isinstance(v, (torch.Generator, np.random.RandomState, np.random.Generator)):
+            continue
+        if isinstance(v, np.ndarray):
+            v = torch.from_numpy(np.ascontiguousarray(v))
+        if isinstance(v, (torch.Tensor, int, float, str, bool, type(None))):
+            plain[k] = v
+        elif isinstance(v, (torch.dtype, torch.device)):
+            plain[k] = str(v)
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str, bool)) for x in v):
+            plain[k] = list(v)
+        elif _depth < 4 and callable(getattr(v, "sample", None)):
+            plain[k] = fingerprint(v, _depth + 1)
+    return digest({"class": type(obj).__name__, **plain})
 
 
 def read_checkpoint(path, map_location=None) -> dict:
@@ -151,15 +264,23 @@ def sampler_states(samplers: dict) -> dict:
     out = {k: (s.state_dict() if callable(getattr(s, "state_dict", None)) else rng_state_dict(s))
            for k, s in samplers.items()}
     out["types"] = {k: type(s).__name__ for k, s in samplers.items()}
+    out["fingerprints"] = {k: fingerprint(s) for k, s in samplers.items()}
     return out
 
 
 def load_sampler_states(samplers: dict, states: dict) -> None:
+    """Restore the samplers' random states; refuse samplers of another class or with other
+    parameters than those the states were saved from (checkpoints that carry fingerprints)."""
     saved = states.get("types", {})
     for k, s in samplers.items():
         if k in saved and saved[k] != type(s).__name__:
             raise CheckpointError(f"the checkpoint was written with a {saved[k]} sampler for {k}, "
                                   f"now it is a {type(s).__name__}: another run; delete the file to start afresh")
+    prints = states.get("fingerprints", {})
+    for k, s in samplers.items():
+        if k in prints and prints[k] != fingerprint(s):
+            raise CheckpointError(f"the checkpoint was written with another {type(s).__name__} for {k} (other "
+                                  "parameters, data or seed): another run; delete the file to start afresh")
     for k, s in samplers.items():
         if callable(getattr(s, "load_state_dict", None)):
             s.load_state_dict(states[k])

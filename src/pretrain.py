@@ -9,13 +9,14 @@ All three are importable from :mod:`src.w2gn` too.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Callable
 
 import torch
 
-from .checkpoint import (CheckpointError, check_same_run, global_rng_state, load_sampler_states, read_checkpoint,
+from .checkpoint import (CheckpointError, RunLock, check_same_run, digest, global_rng_state, load_sampler_states, read_checkpoint,
                          sampler_states, set_global_rng_state, write_checkpoint)
 from .distributions import as_sampler, StandardNormalSampler
 from .icnn import DenseICNN, init_normal_
@@ -48,7 +49,10 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         checkpoint_path: if set, a checkpoint is written there every ``checkpoint_every`` steps
             and at the end; a call that finds the file resumes from it (weights, optimiser,
             step, global and sampler random states) and ends with the weights of an
-            uninterrupted run; a finished one is just loaded.
+            uninterrupted run; a finished one is just loaded. The file must come from the same
+            run: the same settings, architecture, starting weights and sampler (else
+            :class:`~src.checkpoint.CheckpointError`), and one process at a time
+            (:class:`~src.checkpoint.RunLock`).
 
     Returns:
         the last identity loss (without the L1 term).
@@ -65,11 +69,19 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         raise ValueError(f"weight_decay and l1 must be finite numbers ≥ 0, got {weight_decay!r}, {l1!r}")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    lock = RunLock(checkpoint_path) if checkpoint_path is not None else contextlib.nullcontext()
+    with lock:  # one writer per checkpoint file
+        return _pretrain(D, sampler, iterations, lr, betas, blow, tol, batch_size, optimizer, progress,
+                         weight_decay, l1, reduction, checkpoint_path, checkpoint_every)
+
+
+def _pretrain(D, sampler, iterations, lr, betas, blow, tol, batch_size, optimizer, progress, weight_decay, l1,
+              reduction, checkpoint_path, checkpoint_every) -> float:
     sampler = as_sampler(sampler, D, seed=0, name="sampler")
     opt = make_optimizer(D, lr, tuple(betas), weight_decay, optimizer)
     D.train()
     D.convexify()
-    settings = {"iterations": int(iterations), "lr": float(lr), "betas": [float(b) for b in betas],
+    settings = {"init": digest(D.state_dict()), "iterations": int(iterations), "lr": float(lr), "betas": [float(b) for b in betas],
                 "blow": float(blow), "tol": float(tol), "batch_size": int(batch_size), "optimizer": optimizer,
                 "weight_decay": float(weight_decay), "l1": float(l1), "reduction": reduction, "arch": arch(D)}
     start, loss_value, done = 0, float("nan"), False
@@ -78,7 +90,9 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         if state.get("kind") != "pretrain":
             raise CheckpointError(f"{checkpoint_path} is a {state.get('kind', 'training')!r} checkpoint, "
                                   "not one of identity pretraining")
-        check_same_run(checkpoint_path, state["settings"], settings, "pretraining")
+        # the weights it started from (seed and scale of the initialisation); older files lack them
+        now = {k: v for k, v in settings.items() if k != "init" or "init" in state["settings"]}
+        check_same_run(checkpoint_path, state["settings"], now, "pretraining")
         D.load_state_dict(state["D"])
         load_optimizer_state(opt, state["opt"])
         load_sampler_states({"X": sampler}, state["samplers"])

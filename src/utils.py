@@ -34,7 +34,7 @@ def atomic_open(path, mode: str = "wb"):
     """Open a temporary file beside ``path`` for writing; on success it is flushed, fsync-ed
     and renamed onto ``path`` (``os.replace``), so readers see the old file or the complete
     new one, never a partial one. On an exception (or a kill) ``path`` is left untouched and
-    the temporary file is removed (a kill can leave a hidden ``.<name>.*.tmp`` file).
+    the temporary file is removed (a kill can leave a hidden ``.<name>.<pid>.*.tmp`` file).
 
     Args:
         path: the final file; its folder must exist.
@@ -49,7 +49,8 @@ def atomic_open(path, mode: str = "wb"):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"output folder does not exist: {folder}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    # the writer's pid in the name: a later writer removes only leftovers of dead processes
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f

@@ -27,6 +27,7 @@ every optimiser step both nets are ``convexify()``-ed.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -37,7 +38,7 @@ from typing import Any, Callable
 import torch
 
 from . import fast
-from .checkpoint import (CheckpointError, check_same_run, global_rng_state, load_sampler_states, read_checkpoint,
+from .checkpoint import (CheckpointError, RunLock, check_same_run, global_rng_state, load_sampler_states, read_checkpoint,
                          sampler_states, set_global_rng_state, write_checkpoint)
 from .distributions import as_sampler
 from .fast import adam as fast_adam, memory as fast_memory, objective as fast_objective
@@ -139,10 +140,10 @@ class W2GN:
     not trained (``fit`` says so with a warning). With ``config.checkpoint_path`` set, ``fit``
     checkpoints and resumes (see :class:`W2GNConfig`).
 
-    Non-finite guard: a NaN/inf loss stops training with :class:`NonFiniteLossError`; if the
-    update before it had made the weights non-finite, the weights from before that update are
-    restored first (the message says which case happened). The final weights and every
-    checkpoint's are checked too.
+    Non-finite guard: a NaN/inf loss stops training with :class:`NonFiniteLossError`, and the
+    nets are put back to the weights whose loss was last evaluated finite (those from before the
+    last update; with non-finite samples the weights are kept). The message says which step's
+    weights are kept. The final weights and every checkpoint's are checked too.
 
     Args:
         D, D_conj: the two ICNNs (``DenseICNN``, ``ConvICNN``, … with ``push``), two distinct
@@ -207,13 +208,21 @@ class W2GN:
                    "no earlier copy of the weights exists. ")
                 + "Lower lr or weight_decay, or check the scale of the data.")
 
-    def _nonfinite_message(self, X, Y, value) -> str:
+    def _nonfinite_loss(self, X, Y, value) -> NonFiniteLossError:
+        """The error for a non-finite loss at the current step with finite weights. Bad samples keep
+        the weights; otherwise the update before this step (which led to this loss) is undone, so
+        the nets hold the weights whose loss was last evaluated finite."""
         where = f"W2GN training: loss is {value} at iteration {self.iteration}"
         for name, batch in (("input (P)", X), ("output (Q)", Y)):
             if not torch.isfinite(batch).all():
-                return f"{where}: the {name} sampler returned non-finite samples ({self._roles.get(name, '?')})"
-        return (f"{where}; the weights of the last finite step are kept. Lower lr or lambda_cycle, "
-                "or check the scale of the data.")
+                return NonFiniteLossError(f"{where}: the {name} sampler returned non-finite samples "
+                                          f"({self._roles.get(name, '?')}); the weights are kept")
+        if self._restore_backup():
+            kept = (f"the weights from before the update of iteration {self.iteration - 1} (whose loss was the "
+                    f"last finite one) are restored")
+        else:
+            kept = "the weights are the ones training started from"
+        return NonFiniteLossError(f"{where}; {kept}. Lower lr or lambda_cycle, or check the scale of the data.")
 
     # ------------------------------------------------------------------ training
     def step(self, X: torch.Tensor, Y: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -231,7 +240,7 @@ class W2GN:
         if not math.isfinite(loss_value):
             if not self._weights_finite():
                 self._guard_weights(f"the loss at the next step is {loss_value}")
-            raise NonFiniteLossError(self._nonfinite_message(X, Y, loss_value))
+            raise self._nonfinite_loss(X, Y, loss_value)
         with torch.no_grad():  # keep the weights before the update (restored if it breaks them)
             if self._backup is None:
                 self._backup = [p.detach().clone() for p in self._params]
@@ -280,12 +289,19 @@ class W2GN:
                 (e.g. an evaluation curve; plain data), that state is checkpointed and resumed too.
 
         Raises:
-            CheckpointError: the checkpoint file is damaged or belongs to another run.
+            CheckpointError: the checkpoint file is damaged or belongs to another run (other
+                settings, nets of another architecture, samplers with other parameters), or
+                another process is training on the same checkpoint path.
         """
         if iterations is not None:
             if not is_int(iterations) or iterations < 0:
                 raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
             self.set_config(replace(self.config, iterations=int(iterations)))
+        path = self.config.checkpoint_path
+        with RunLock(path) if path is not None else contextlib.nullcontext():   # one writer per run
+            return self._fit(X, Y, callback)
+
+    def _fit(self, X, Y, callback) -> "W2GN":
         c = self.config
         samplers = {"X": self._sampler("X", X, self.D, 1), "Y": self._sampler("Y", Y, self.D_conj, 2)}
         self._roles = {"input (P)": type(samplers["X"]).__name__, "output (Q)": type(samplers["Y"]).__name__}
@@ -299,7 +315,7 @@ class W2GN:
         todo = c.iterations - self.iteration
         if todo <= 0:
             warnings.warn(f"W2GN.fit: the run is at step {self.iteration} and iterations={c.iterations}: nothing to "
-                          "train; raise iterations to train more steps", stacklevel=2)
+                          "train; raise iterations to train more steps", stacklevel=3)
             return self
         last_saved = -1
 
@@ -351,6 +367,12 @@ class W2GN:
         now = {k: v for k, v in c.to_dict().items()
                if k not in _RESUME_FREE and (k in state["config"] or v != defaults.get(k))}
         check_same_run(path, state["config"], now, "training run")
+        for key, net in (("D_arch", self.D), ("D_conj_arch", self.D_conj)):
+            stored, now_arch = state.get(key), arch(net)
+            if stored is not None and {k: now_arch.get(k) for k in stored} != stored:
+                raise CheckpointError(f"{path} was written with another architecture of {key[:-5]} "
+                                      f"({stored} vs now {now_arch}): another run; delete it or pass "
+                                      "another checkpoint_path")
         if self.iteration == 0 and not self.history:
             self.load_state_dict(state)
             self.set_config(c)

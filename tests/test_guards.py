@@ -136,3 +136,22 @@ def test_uniform_subset_is_distinct_and_uniform(n, k):
     if 0 < k < n:
         p = k / n
         assert ((counts / reps - p).abs() < 5 * math.sqrt(p * (1 - p) / reps)).all()
+
+
+def test_an_exploding_update_is_undone_when_the_next_loss_is_not_finite():
+    """A huge lr makes the weights finite but useless (|w| ~ 1e6); the loss turns non-finite one
+    step later. The guard restores the weights of the last step whose loss was finite."""
+    torch.manual_seed(0)
+    D, C = DenseICNN(2, [8, 8]), DenseICNN(2, [8, 8])
+    t = W2GN(D, C, W2GNConfig(progress=False, batch_size=32, lr=1e-3))
+    X, Y = torch.randn(32, 2), torch.randn(32, 2)
+    t.step(X, Y)
+    good = _weights(t)
+    # the update of this step explodes the weights (finite), as lr = 1e30 does
+    t.set_config(W2GNConfig(progress=False, batch_size=32, lr=1e30))
+    t.step(X, Y)
+    assert t._weights_finite() and max(p.abs().max().item() for p in t._params) > 1e6
+    with pytest.raises(NonFiniteLossError, match="before the update of iteration 1 .* are restored"):
+        for _ in range(5):
+            t.step(X, Y)
+    assert all(torch.equal(a, b) for a, b in zip(good, _weights(t)))
