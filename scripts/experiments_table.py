@@ -90,10 +90,16 @@ nets and samplers built as before) and it continues from the file — weights, b
 step, history, the global torch / NumPy / Python RNGs and every sampler's generator — and ends
 with the same weights, bit for bit on the same CPU setup, as a run never interrupted
 (`tests/test_resume.py` kills a run with SIGKILL to check this). The file names one run: every
-setting but `iterations`, `progress` and the checkpoint ones must match, else `CheckpointError`
-(delete the file to start afresh); a run already at `iterations` steps is loaded and not trained
+setting but `iterations`, `progress` and the checkpoint ones must match, and so must the nets'
+architectures and the samplers' parameters (a fingerprint of their non-random state: means,
+covariances, data), else `CheckpointError` (delete the file to start afresh); a run already at `iterations` steps is loaded and not trained
 further, and raising `iterations` extends it. `pretrain_identity(..., checkpoint_path=...)` does
-the same for the identity pretraining. A callback with `state_dict()` / `load_state_dict()` (an
+the same for the identity pretraining, whose file also records the weights it started from (so a
+pretraining of another seed is refused). One writer per run: while a run trains, a lock file
+`<checkpoint>.lock` holds its pid and host; a second process on the same path is refused with
+`CheckpointError`, and the lock of a process that is no longer running is taken over. A save
+deletes only the temporary files of dead writers, never a live one's; a save that cannot be
+written (a full disk) raises `OSError` saying so and leaves the previous file intact. A callback with `state_dict()` / `load_state_dict()` (an
 evaluation curve, say) is checkpointed and resumed too.
 
 The notebooks' `paper` profile checkpoints its long runs into `models/checkpoints/` (env
@@ -112,10 +118,11 @@ link) and checks the output folder before any work.
 
 ## Non-finite guard
 
-A NaN/inf loss stops training with `NonFiniteLossError`, which names the iteration; if the update
-before it had made the weights non-finite, the weights from before that update are restored (the
-message says which happened), and the final and checkpointed weights are checked too. A sampler
-that returns non-finite samples is named in the message. `W2GNConfig` rejects non-finite learning
+A NaN/inf loss stops training with `NonFiniteLossError`, which names the iteration, and the nets
+are put back to the weights whose loss was last evaluated finite (from before the last update,
+whether that update made the weights non-finite or only huge); the message says which step's
+weights are kept, and the final and checkpointed weights are checked too. A sampler that returns
+non-finite samples is named in the message (the weights are then kept). `W2GNConfig` rejects non-finite learning
 rates, weight decay, L1 and λ, and non-integer seeds, batch sizes and step counts.
 
 ## Not guaranteed

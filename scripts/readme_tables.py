@@ -393,6 +393,16 @@ def speed_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def distributed_table(results: dict) -> str:
+    rows = ["| processes | seconds | samples/s | speed-up |", "|---|---|---|---|"]
+    rows += [f"| {r['processes']} | {r['seconds']:.2f} | {r['samples_per_s']} | {r['speedup']:.2f} |"
+             for r in results["rows"]]
+    rows += ["", f"{results['steps']} W2GN steps at the global batch {results['global_batch']} (D = {results['dim']}), "
+             f"{results['threads_per_process']} thread per process, {results['backend']}, on {results['cpu']} "
+             f"({results['cores']} cores); from `results/distributed_speed.json`."]
+    return "\n".join(rows)
+
+
 def time_to_accuracy_table(results: dict) -> str:
     """The time-to-accuracy table of a ``benchmarks/time_to_accuracy.py`` record (either recipe)."""
     st = results["settings"]
@@ -588,6 +598,7 @@ BLOCKS = {
     "latent_steps_summary": (RESULTS_DOC, ("latent_ot_steps",), latent_steps_summary),
     "latent_ot_steps": ("docs/tuning.md", ("latent_ot_steps",), latent_steps_table),
     "step_speed": ("benchmarks/README.md", ("step_speed",), speed_table),
+    "distributed_speed": ("benchmarks/README.md", ("distributed_speed",), distributed_table),
     "time_to_accuracy": ("benchmarks/README.md", ("time_to_accuracy",), time_to_accuracy_table),
     "time_to_accuracy_cpu": ("benchmarks/README.md", ("time_to_accuracy_cpu",), time_to_accuracy_table),
 }

@@ -209,7 +209,16 @@ def get_config(cls, profile: str | None = None, **overrides):
         env = os.environ.get("W2GN_CHECKPOINT_DIR")
         if env or cfg.profile == "paper":
             overrides["checkpoint_dir"] = os.path.expanduser(env) if env else DEFAULT_CHECKPOINT_DIR
-    return cfg.replace(**overrides) if overrides else cfg
+    cfg = cfg.replace(**overrides) if overrides else cfg
+    if cfg.checkpoint_dir is not None:  # say where the runs are, and whether some are there already
+        from .utils import display_path
+
+        prefix = f"{type(cfg).__name__}_{cfg.profile}_"
+        found = [f for f in (os.listdir(cfg.checkpoint_dir) if os.path.isdir(cfg.checkpoint_dir) else [])
+                 if f.startswith(prefix) and f.endswith(".pt")]
+        print(f"checkpoints: {display_path(cfg.checkpoint_dir)} ({len(found)} file(s) of this experiment there; "
+              "finished runs are loaded, not retrained; cut ones resume)")
+    return cfg
 
 
 # ---- overrides from env W2GN_OVERRIDES (shrinking a profile, e.g. for tests) ----

@@ -18,6 +18,7 @@ import torch
 
 from .checkpoint import (CheckpointError, RunLock, check_same_run, digest, global_rng_state, load_sampler_states, read_checkpoint,
                          sampler_states, set_global_rng_state, write_checkpoint)
+from . import distributed
 from .distributions import as_sampler, StandardNormalSampler
 from .icnn import DenseICNN, init_normal_
 from .training import (L1, NonFiniteLossError, arch, check_finite_weights, is_int, is_real, load_optimizer_state,
@@ -69,7 +70,9 @@ def pretrain_identity(D, sampler, iterations: int = 10000, lr: float = 1e-3, bet
         raise ValueError(f"weight_decay and l1 must be finite numbers ≥ 0, got {weight_decay!r}, {l1!r}")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
-    lock = RunLock(checkpoint_path) if checkpoint_path is not None else contextlib.nullcontext()
+    # one writer per checkpoint file; under torch.distributed every rank pretrains alike, rank 0 writes
+    writer = checkpoint_path is not None and distributed.rank() == 0
+    lock = RunLock(checkpoint_path) if writer else contextlib.nullcontext()
     with lock:  # one writer per checkpoint file
         return _pretrain(D, sampler, iterations, lr, betas, blow, tol, batch_size, optimizer, progress,
                          weight_decay, l1, reduction, checkpoint_path, checkpoint_every)
@@ -102,6 +105,8 @@ def _pretrain(D, sampler, iterations, lr, betas, blow, tol, batch_size, optimize
     def save(it: int, finished: bool) -> None:
         if checkpoint_path is not None:
             check_finite_weights([D], f"identity pretraining, iteration {it}")
+            if distributed.rank() != 0:
+                return
             write_checkpoint(checkpoint_path, {
                 "kind": "pretrain", "settings": settings, "D": D.state_dict(), "opt": opt.state_dict(),
                 "iteration": it, "loss": loss_value, "done": finished,

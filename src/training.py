@@ -131,8 +131,10 @@ def check_finite_weights(nets, where: str) -> None:
 
 
 def arch(net) -> dict:
+    """The architecture of ``net`` as plain data: its class name and ``config()``."""
     cfg = net.config() if hasattr(net, "config") else {}
     return {"class": type(net).__name__, **cfg}
+
 
 
 def _interactive() -> bool:
@@ -197,6 +199,9 @@ class W2GNConfig:
             match (else :class:`~src.checkpoint.CheckpointError`); a run already at
             ``iterations`` steps is loaded and not trained further.
         checkpoint_every: steps between checkpoints.
+        distributed: train data-parallel on the ``torchrun`` processes (see :mod:`src.distributed`;
+            an already initialised process group is used whatever this says): ``batch_size`` is
+            the global batch, split over the ranks.
     """
 
     batch_size: int = 1024
@@ -216,6 +221,7 @@ class W2GNConfig:
     progress: bool | None = None
     checkpoint_path: str | None = None
     checkpoint_every: int = 1000
+    distributed: bool = False
 
     def __post_init__(self):
         for name in ("betas", "conj_betas"):
@@ -237,6 +243,8 @@ class W2GNConfig:
                 kind = "an integer ≥ 0" if name in ("iterations", "warmup") else "a positive integer"
                 raise ValueError(f"{name} must be {kind}, got {value!r}")
             setattr(self, name, int(value))
+        if not isinstance(self.distributed, bool):
+            raise ValueError(f"distributed must be True or False, got {self.distributed!r}")
         if self.progress is not None and not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
         if self.seed is not None and not is_int(self.seed):

@@ -106,18 +106,6 @@ def weights_file(env_var: str, expected: str, hub_pattern: str):
     return found[0] if found else None
 
 
-def load_file_module(path):
-    """Import a Python file that is not in a package (a script of ``benchmarks/``, ``scripts/``)
-    as a module named after its stem."""
-    import importlib.util
-
-    path = os.fspath(path)
-    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def get_device(prefer: str | None = None) -> torch.device:
     """``prefer`` (or env ``W2GN_DEVICE``) if given, else CUDA when available, else CPU."""
     name = prefer or os.environ.get("W2GN_DEVICE")

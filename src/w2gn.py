@@ -1,29 +1,10 @@
-"""The regularised-correlation objective of W2GN and the W2GN object that trains it.
+"""The W2GN object: training (fit / step), the two maps (push / push_inverse), W2 estimates,
+checkpoints (save / load), and :func:`train`, a stateless function over it.
 
-The public API: :class:`W2GNConfig`, :class:`W2GN` (fit / push / push_inverse / step / w2 /
-save / load), :func:`train` (a stateless function over it), :func:`w2gn_losses` (the objective),
-and, from :mod:`src.pretrain`, :func:`make_pair` / :func:`pretrained_pair` /
-:func:`pretrain_identity` (the pair of potentials a run starts from).
-
-This is the one definition of the algorithm; notebooks and baselines call it. While
-:func:`src.fast.enabled`, two DenseICNNs on data batches run the same objective through the
-fused kernels of :mod:`src.fast.objective` (tested equal to :func:`w2gn_losses` below).
-
-Notation (reference names in brackets): ψ_θ [``D``] is the potential of the forward map
-``∇ψ_θ: P → Q``; ψ_ω [``D_conj``] approximates its convex conjugate, ``∇ψ_ω: Q → P``.
-One step minimises
-
-    Corr = E_P[ψ_θ(x)] + E_Q[<∇ψ_ω(y), y> − ψ_θ(∇ψ_ω(y))] + λ·R (+ l1·Σ|w|)
-
-with ``∇ψ_ω(y)`` detached inside the correlation (so the correlation trains θ only and ψ_ω
-learns from the cycle term alone) and the cycle term ``R`` chosen by ``W2GNConfig.cycle``:
-
-* ``"inverse"``:   R = mean((∇ψ_θ(∇ψ_ω(y)) − y)²)                        (toy experiments)
-* ``"both_sum"``:  R = mean((∇ψ_θ(∇ψ_ω(y)) − y)²) + mean((∇ψ_ω(∇ψ_θ(x)) − x)²)   (Gaussians)
-* ``"both_mean"``: the same sum divided by 2       (domain adaptation, latent OT, style)
-
-Each mean runs over the batch *and* the coordinates (‖·‖²/D), as in the reference. After
-every optimiser step both nets are ``convexify()``-ed.
+The public API of the method is importable from here: :class:`W2GNConfig` (from
+:mod:`src.training`), :func:`w2gn_losses` (the objective, from :mod:`src.objective`), and from
+:mod:`src.pretrain` :func:`make_pair` / :func:`pretrained_pair` / :func:`pretrain_identity`
+(the pair of potentials a run starts from). Data-parallel training: :mod:`src.distributed`.
 """
 from __future__ import annotations
 
@@ -37,13 +18,14 @@ from typing import Any, Callable
 
 import torch
 
-from . import fast
+from . import distributed, fast, icnn
+from .objective import w2gn_losses
 from .checkpoint import (CheckpointError, RunLock, check_same_run, global_rng_state, load_sampler_states, read_checkpoint,
                          sampler_states, set_global_rng_state, write_checkpoint)
 from .distributions import as_sampler
-from .fast import adam as fast_adam, memory as fast_memory, objective as fast_objective
+from .fast import adam as fast_adam, memory as fast_memory
 from .pretrain import make_pair, pretrain_identity, pretrained_pair  # noqa: F401  (public here too)
-from .training import (CYCLE_VARIANTS, L1, LR_SCHEDULES, NonFiniteLossError, W2GNConfig,  # noqa: F401
+from .training import (CYCLE_VARIANTS, LR_SCHEDULES, NonFiniteLossError, W2GNConfig,  # noqa: F401
                        apply_map as _apply_map, arch, estimate_samples as _samples, eval_mode as _eval_mode,
                        implementation as _implementation, is_int, load_optimizer_state, make_optimizer,
                        progress_bar, sample_checked, scheduled_lr)
@@ -53,74 +35,8 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "CYCLE_VARIANTS", "NonFiniteLossError", "CheckpointError",
 ]
 
-def _sq_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """mean((a − b)²) over all elements (one autograd node)."""
-    return torch.nn.functional.mse_loss(a, b)
-
-
-def _half_sq_norms(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """E‖x‖²/2 + E‖y‖²/2 over the batches (no gradient)."""
-    with torch.no_grad():
-        return 0.5 * ((X * X).flatten(1).sum(1).mean() + (Y * Y).flatten(1).sum(1).mean())
-
-
-def w2gn_losses(D, D_conj, X: torch.Tensor, Y: torch.Tensor, lambda_cycle: float,
-                cycle: str = "inverse", l1: float = 0.0) -> dict[str, torch.Tensor]:
-    """The W2GN objective on one batch (no push computed twice).
-
-    Args:
-        D, D_conj: ψ_θ and ψ_ω (ICNNs with ``push`` / ``value_and_push``).
-        X: ``[N, *shape]`` samples of P; Y: ``[M, *shape]`` samples of Q.
-        lambda_cycle, cycle, l1: see :class:`W2GNConfig`.
-
-    Returns:
-        dict with ``loss`` (to minimise), ``correlation`` (Corr without regulariser),
-        ``w2`` (the paper's W2 estimate E‖x‖²/2 + E‖y‖²/2 − Corr, which estimates
-        ½·W2² = ½·E‖x − T*(x)‖², half the squared Wasserstein-2 distance), ``cycle`` (R), ``cycle_x``/``cycle_y``
-        (each direction's term, when computed) — all scalar tensors.
-    """
-    if cycle not in CYCLE_VARIANTS:
-        raise ValueError(f"cycle must be one of {CYCLE_VARIANTS}, got {cycle!r}")
-    if X.shape[0] == 0 or Y.shape[0] == 0:
-        raise ValueError(f"w2gn_losses needs non-empty batches, got X {list(X.shape)} and Y {list(Y.shape)}")
-    for batch, net in ((X, D), (Y, D_conj)):
-        if hasattr(net, "_check_input"):
-            net._check_input(batch)  # shape and dtype, with a clear message
-    if fast.enabled() and fast_objective.applies(D, D_conj, X, Y, cycle):
-        return fast_objective.losses(D, D_conj, X, Y, lambda_cycle, cycle, l1, _half_sq_norms(X, Y))
-    Y_inv = D_conj.push(Y)                     # ∇ψ_ω(Y), graph to ω (for the cycle term)
-    Y_inv_d = Y_inv.detach()
-    if cycle == "inverse":
-        psi_x = D(X)
-        cycle_x = None
-    elif cycle in ("both_sum", "both_mean"):
-        psi_x, X_fwd = D.value_and_push(X)     # ψ_θ(X) from the forward pass of the push
-        cycle_x = _sq_mean(D_conj.push(X_fwd), X)
-    else:  # a name added to CYCLE_VARIANTS without its definition here (see docs/extending.md)
-        raise NotImplementedError(f"cycle variant {cycle!r} has no definition in src.w2gn.w2gn_losses")
-    psi_yinv = D(Y_inv_d)                      # ψ_θ(∇ψ_ω(Y)) with ∇ψ_ω(Y) detached
-    cycle_y = _sq_mean(D.push(Y_inv), Y)
-    with torch.no_grad():
-        inner = (Y_inv_d * Y).flatten(1).sum(1).mean()   # <∇ψ_ω(y), y>: constant for the gradient
-    correlation = psi_x.mean() + inner - psi_yinv.mean()
-    if cycle == "inverse":
-        reg = cycle_y
-    elif cycle == "both_sum":
-        reg = cycle_x + cycle_y
-    else:  # "both_mean"
-        reg = (cycle_x + cycle_y) / 2
-    loss = correlation + lambda_cycle * reg
-    if l1:
-        loss = loss + L1.apply(float(l1), *[p for net in (D, D_conj) for p in net.parameters()])
-    out = {"loss": loss, "correlation": correlation.detach(), "w2": (_half_sq_norms(X, Y) - correlation).detach(),
-           "cycle": reg.detach(), "cycle_y": cycle_y.detach()}
-    if cycle_x is not None:
-        out["cycle_x"] = cycle_x.detach()
-    return out
-
-
 #: config fields that may differ between the run that wrote a checkpoint and the one resuming it
-_RESUME_FREE = ("iterations", "progress", "checkpoint_path", "checkpoint_every")
+_RESUME_FREE = ("iterations", "progress", "checkpoint_path", "checkpoint_every", "distributed")
 
 
 class W2GN:
@@ -172,6 +88,7 @@ class W2GN:
         self._backup = None       # the weights before the last update (the non-finite guard)
         self._data: dict = {}     # role -> (the array/tensor given to fit, its sampler)
         self._roles: dict[str, str] = {}
+        self._dist = distributed.active()  # data-parallel steps (see src.distributed)
         self._params = [p for net in (D, D_conj) for p in net.parameters()]
 
     def set_config(self, config: W2GNConfig) -> None:
@@ -236,7 +153,14 @@ class W2GN:
             if not net.training:
                 net.train()
         losses = w2gn_losses(self.D, self.D_conj, X, Y, c.lambda_cycle, c.cycle, c.l1)
-        loss_value = losses["loss"].item()  # a host sync on CUDA (as any finiteness check)
+        opts, quick = (self.opt, self.opt_conj), fast.enabled()
+        if self._dist:  # gradients of this rank's share, then averaged over the ranks with the loss
+            for opt in opts:
+                fast_adam.zero_grad(opt) if quick else opt.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            loss_value = distributed.average_gradients(self._params, losses["loss"])
+        else:
+            loss_value = losses["loss"].item()  # a host sync on CUDA (as any finiteness check)
         if not math.isfinite(loss_value):
             if not self._weights_finite():
                 self._guard_weights(f"the loss at the next step is {loss_value}")
@@ -246,15 +170,15 @@ class W2GN:
                 self._backup = [p.detach().clone() for p in self._params]
             else:
                 torch._foreach_copy_(self._backup, [p.detach() for p in self._params])
-        opts, quick = (self.opt, self.opt_conj), fast.enabled()
         if c.lr_schedule != "constant" or c.warmup:
             lr = scheduled_lr(c.lr, self.iteration, c.iterations, c.lr_schedule, c.warmup, c.lr_end)
             for opt in opts:
                 for group in opt.param_groups:
                     group["lr"] = lr
-        for opt in opts:
-            fast_adam.zero_grad(opt) if quick else opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
+        if not self._dist:
+            for opt in opts:
+                fast_adam.zero_grad(opt) if quick else opt.zero_grad(set_to_none=True)
+            losses["loss"].backward()
         for opt in opts:
             fast_adam.step(opt) if quick else opt.step()
         self.D.convexify()
@@ -298,7 +222,11 @@ class W2GN:
                 raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
             self.set_config(replace(self.config, iterations=int(iterations)))
         path = self.config.checkpoint_path
-        with RunLock(path) if path is not None else contextlib.nullcontext():   # one writer per run
+        self._dist = distributed.setup(self.config.distributed, next(self.D.parameters()).device)
+        writer = path is not None and distributed.rank() == 0
+        if self._dist and path is not None:
+            torch.distributed.barrier()   # every rank reads the checkpoint as the last run left it
+        with RunLock(path) if writer else contextlib.nullcontext():   # one writer per run
             return self._fit(X, Y, callback)
 
     def _fit(self, X, Y, callback) -> "W2GN":
@@ -310,8 +238,13 @@ class W2GN:
             self._resume(path, samplers, callback)
         elif self._rng is not None:
             set_global_rng_state(self._rng)   # the run's own random stream, whatever ran in between
-        elif c.seed is not None:
-            torch.manual_seed(c.seed)
+        else:
+            r = distributed.rank()
+            if c.seed is not None:
+                torch.manual_seed(c.seed + 7919 * r)
+            if r > 0:                          # every rank draws its own share: its own streams
+                for i, sampler in enumerate(samplers.values()):
+                    distributed.reseed(sampler, (c.seed or 0) + 7919 * r + i)
         todo = c.iterations - self.iteration
         if todo <= 0:
             warnings.warn(f"W2GN.fit: the run is at step {self.iteration} and iterations={c.iterations}: nothing to "
@@ -322,22 +255,32 @@ class W2GN:
         def save() -> None:
             nonlocal last_saved
             self._guard_weights("checked before writing the checkpoint")
+            own = {"samplers": sampler_states(samplers), "rng": global_rng_state()}
             state = self.state_dict()
-            state.update(kind="train", samplers=sampler_states(samplers), rng=global_rng_state())
+            if self._dist:  # rank 0 writes the states of every rank, after checking the weights agree
+                distributed.check_equal_weights(self._params)
+                ranks = distributed.gather(own)
+                state.update(world_size=len(ranks), ranks=ranks)
+            state.update(kind="train", **own)
             if callable(getattr(callback, "state_dict", None)):
                 state["callback"] = callback.state_dict()
-            write_checkpoint(path, state)
+            if distributed.rank() == 0:
+                write_checkpoint(path, state)
             last_saved = self.iteration
 
         start = time.perf_counter() - (self.history["time_s"][-1] if self.history.get("time_s") else 0.0)
-        bar = progress_bar(range(todo), c.progress, desc="W2GN", initial=self.iteration, total=c.iterations)
+        n = distributed.shard(c.batch_size) if self._dist else c.batch_size
+        bar = progress_bar(range(todo), c.progress if distributed.rank() == 0 else False, desc="W2GN",
+                           initial=self.iteration, total=c.iterations)
         for _ in bar:
-            X_batch = sample_checked(samplers["X"], c.batch_size, self.D, "input (P)")
-            Y_batch = sample_checked(samplers["Y"], c.batch_size, self.D_conj, "output (Q)")
+            X_batch = sample_checked(samplers["X"], n, self.D, "input (P)")
+            Y_batch = sample_checked(samplers["Y"], n, self.D_conj, "output (Q)")
             losses = self.step(X_batch, Y_batch)
             stop = False
             if self.iteration % c.log_every == 0 or self.iteration == 1:
                 logs = {k: v.item() for k, v in losses.items()}
+                if self._dist:
+                    logs = distributed.mean_logs(logs, X_batch.device)
                 logs["iteration"] = self.iteration
                 logs["time_s"] = time.perf_counter() - start
                 for k, v in logs.items():
@@ -373,11 +316,16 @@ class W2GN:
                 raise CheckpointError(f"{path} was written with another architecture of {key[:-5]} "
                                       f"({stored} vs now {now_arch}): another run; delete it or pass "
                                       "another checkpoint_path")
+        saved_world, world = int(state.get("world_size", 1)), distributed.world_size()
+        if saved_world != world and int(state["iteration"]) < c.iterations:   # a finished run loads anywhere
+            raise CheckpointError(f"{path} was written by a run on {saved_world} process(es), this one has {world}: "
+                                  "resume it with the same number of processes")
+        own = state["ranks"][distributed.rank()] if "ranks" in state and saved_world == world else state
         if self.iteration == 0 and not self.history:
             self.load_state_dict(state)
             self.set_config(c)
-            load_sampler_states(samplers, state["samplers"])
-            set_global_rng_state(state["rng"])
+            load_sampler_states(samplers, own["samplers"])
+            set_global_rng_state(own["rng"])
             if "callback" in state and callable(getattr(callback, "load_state_dict", None)):
                 callback.load_state_dict(state["callback"])
         elif int(state["iteration"]) != self.iteration:
@@ -464,8 +412,8 @@ class W2GN:
         state = read_checkpoint(path, map_location)
         if state.get("kind") == "pretrain":
             raise CheckpointError(f"{path} is an identity-pretraining checkpoint; pass it to pretrain_identity")
-        D = D if D is not None else _build(state["D_arch"])
-        D_conj = D_conj if D_conj is not None else _build(state["D_conj_arch"])
+        D = D if D is not None else build_net(state["D_arch"])
+        D_conj = D_conj if D_conj is not None else build_net(state["D_conj_arch"])
         if map_location is not None:
             D.to(map_location)
             D_conj.to(map_location)
@@ -497,11 +445,11 @@ def train(D, D_conj, X, Y, config: W2GNConfig, callback: Callable[[int, Any, Any
     return W2GN(D, D_conj, config).fit(X, Y, callback=callback).history
 
 
-def _build(arch: dict):
-    from . import icnn
-
+def build_net(arch: dict):
+    """A fresh net of :mod:`src.icnn` from :func:`arch`'s record."""
     arch = dict(arch)
-    cls = getattr(icnn, arch.pop("class"), None)
+    name = arch.pop("class")
+    cls = getattr(icnn, name, None)
     if cls is None:
-        raise ValueError(f"cannot rebuild a net of class {arch!r}; pass D and D_conj")
+        raise ValueError(f"cannot rebuild a net of class {name!r} (not in src.icnn); pass D and D_conj")
     return cls(**arch)

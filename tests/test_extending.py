@@ -181,9 +181,10 @@ def test_a_new_cycle_variant_runs_the_readable_objective(monkeypatch):
     """A variant the fused objective does not implement (here a toy name added to CYCLE_VARIANTS)
     goes to the readable definition — never the fused one, which refuses it; and the readable one
     refuses a name it has no formula for (step 2 forgotten) instead of computing another variant."""
+    import src.objective as objective
     import src.training as training
 
-    for module in (w2gn, training):
+    for module in (w2gn, training, objective):
         if hasattr(module, "CYCLE_VARIANTS"):
             monkeypatch.setattr(module, "CYCLE_VARIANTS", (*module.CYCLE_VARIANTS, "toy"))
     D, C = pair()
