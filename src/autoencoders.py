@@ -25,7 +25,6 @@ torchvision (for VGG16) is imported lazily, only when a perceptual loss is reque
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -267,7 +266,7 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
                       betas=(0.9, 0.999), noise_std: float = 0.025, weight_decay: float = 0.0, l1_weight: float = 100.0,
                       mse_weight: float = 300.0, perceptual: nn.Module | None = None,
                       perceptual_weight: float = 6.0, log_every: int = 50, seed: int = 0,
-                      device=None, progress: bool = True, history: dict | None = None,
+                      device=None, progress: bool | None = None, history: dict | None = None,
                       optimizer: torch.optim.Optimizer | None = None,
                       callback: Callable[[int, Autoencoder, dict], Any] | None = None) -> dict[str, list]:
     """Train ``ae`` to reconstruct clean images from inputs with Gaussian noise (std ``noise_std``).
@@ -288,7 +287,7 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
     Raises:
         ValueError: the data hold fewer images than one batch (``batch_size``).
     """
-    from tqdm.auto import tqdm
+    from .training import progress_bar
 
     device = torch.device(device) if device is not None else next(ae.parameters()).device
     ae.to(device).train()
@@ -301,7 +300,7 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
     start_iter = history["iteration"][-1] if history.get("iteration") else 0
     t0 = time.perf_counter() - (history["time_s"][-1] if history.get("time_s") else 0.0)
     batches = _batches(data, batch_size, gen)
-    bar = tqdm(range(iterations), desc="autoencoder", disable=not progress)
+    bar = progress_bar(range(iterations), desc="autoencoder", progress=progress)
     for it in bar:
         x = next(batches).to(device, torch.float32, non_blocking=True)
         noisy = x + noise_std * torch.randn(x.shape, generator=noise_gen, device=device) if noise_std else x
@@ -318,7 +317,7 @@ def train_autoencoder(ae: Autoencoder, data, iterations: int, batch_size: int = 
             logs.update(iteration=step, time_s=time.perf_counter() - t0)
             for k, v in logs.items():
                 history.setdefault(k, []).append(v)
-            bar.set_postfix(loss=f"{logs['loss']:.3f}", mse=f"{logs['mse']:.4f}")
+            bar.set_postfix(loss=f"{logs['loss']:.3f}", mse=f"{logs['mse']:.4f}", refresh=False)
             if callback is not None and callback(step, ae, logs) is False:
                 break
     ae.eval()
@@ -331,7 +330,7 @@ def encode(ae: Autoencoder, images, batch_size: int = 512, device=None, progress
            num_workers: int = 0) -> torch.Tensor:
     """Codes ``[N, latent_dim]`` (on the CPU) of images (tensor ``[N, C, S, S]`` or Dataset, read with
     ``num_workers`` DataLoader workers), eval mode."""
-    from tqdm.auto import tqdm
+    from .training import progress_bar
 
     device = torch.device(device) if device is not None else next(ae.parameters()).device
     ae.eval()
@@ -342,7 +341,7 @@ def encode(ae: Autoencoder, images, batch_size: int = 512, device=None, progress
         chunks = torch.utils.data.DataLoader(images, batch_size=batch_size, shuffle=False, num_workers=num_workers)
         total = len(chunks)
     out = []
-    for x in tqdm(chunks, total=total, desc="encode", disable=not progress, leave=False):
+    for x in progress_bar(chunks, total=total, desc="encode", progress=progress, leave=False):
         x = x[0] if isinstance(x, (list, tuple)) else x
         out.append(ae.encoder(x.to(device, torch.float32)).cpu())
     return torch.cat(out)

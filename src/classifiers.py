@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from .training import progress_bar
 
 __all__ = ["LeNet", "train_classifier", "evaluate", "predict", "extract_features", "FEATURE_DIM",
            "map_features", "KnnAccuracyTracker"]
@@ -84,7 +84,7 @@ def _check_data(X: torch.Tensor, y: torch.Tensor | None = None) -> None:
 def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int = 5, lr: float = 1e-3,
                      batch_size: int = 128, weight_decay: float = 0.0, device=None, seed: int = 0,
                      augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-                     progress: bool = True) -> dict[str, list]:
+                     progress: bool | None = None) -> dict[str, list]:
     """Train ``model`` with Adam and cross-entropy on images ``X`` ``[N, C, H, W]`` and labels ``y`` ``[N]``.
 
     Args:
@@ -107,8 +107,8 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs:
     for epoch in range(1, epochs + 1):
         model.train()
         total_loss, correct = 0.0, 0
-        bar = tqdm(_batches(len(X), batch_size, gen, shuffle=True), total=steps,
-                   desc=f"LeNet epoch {epoch}/{epochs}", disable=not progress, leave=False)
+        bar = progress_bar(_batches(len(X), batch_size, gen, shuffle=True), total=steps,
+                   desc=f"LeNet epoch {epoch}/{epochs}", progress=progress, leave=False)
         for idx in bar:
             xb = X[idx]
             if augment is not None:
@@ -140,7 +140,7 @@ def _apply(fn, model: nn.Module, X: torch.Tensor, batch_size: int, device, progr
     model.eval()
     outs = []
     steps = math.ceil(len(X) / batch_size)
-    for idx in tqdm(_batches(len(X), batch_size), total=steps, desc=desc, disable=not progress, leave=False):
+    for idx in progress_bar(_batches(len(X), batch_size), total=steps, desc=desc, progress=progress, leave=False):
         xb = X[idx] if augment is None else augment(X[idx], gen)
         outs.append(fn(xb.to(device, torch.float32)).cpu())
     model.train(was_training)
@@ -164,7 +164,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 def extract_features(model: LeNet, X: torch.Tensor, batch_size: int = 1024, device=None,
-                     progress: bool = True, augment=None, seed: int = 0) -> torch.Tensor:
+                     progress: bool | None = None, augment=None, seed: int = 0) -> torch.Tensor:
     """Penultimate features ``[N, 84]`` (float32, on the CPU) of images ``X`` ``[N, C, 28, 28]``,
     computed in batches in eval mode. ``augment(batch, generator)``, if given, is applied to every
     batch first (a fresh draw for each call: one pass over augmented data, as the reference's

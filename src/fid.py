@@ -26,7 +26,6 @@ norm) and the FID of 300 MNIST images by ~0.05 %.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from pathlib import Path
 from typing import Callable, Union
@@ -236,7 +235,7 @@ _ImageSource = Union[torch.Tensor, Callable[[int], torch.Tensor]]
 
 @torch.no_grad()
 def inception_features(model, images: _ImageSource, n: int | None = None, batch_size: int = 100,
-                       value_range=(-1.0, 1.0), device=None, progress: bool = True,
+                       value_range=(-1.0, 1.0), device=None, progress: bool | None = None,
                        desc: str = "inception", dtype: str = "float32") -> np.ndarray:
     """Pool3 features ``[n, 2048]`` (float64) of images, in batches with a progress bar.
 
@@ -249,7 +248,7 @@ def inception_features(model, images: _ImageSource, n: int | None = None, batch_
         value_range: the range of the images' values.
         dtype: ``"float32"`` (pytorch-fid's) or ``"bfloat16"`` (autocast; faster, see the module doc).
     """
-    from tqdm.auto import tqdm
+    from .training import progress_bar
 
     if dtype not in FID_DTYPES:
         raise ValueError(f"dtype must be one of {FID_DTYPES}, got {dtype!r}")
@@ -260,7 +259,7 @@ def inception_features(model, images: _ImageSource, n: int | None = None, batch_
         raise ValueError("n is required when images is a generator function")
     feats = np.empty((n, 2048), dtype=np.float64)
     done = 0
-    with tqdm(total=n, desc=desc, disable=not progress, leave=False) as bar:
+    with progress_bar(total=n, desc=desc, progress=progress, leave=False) as bar:
         while done < n:
             k = min(batch_size, n - done)
             batch = images[done:done + k] if isinstance(images, torch.Tensor) else images(k)

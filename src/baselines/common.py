@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable
 
 import torch
-from tqdm.auto import tqdm
+from ..training import progress_bar
 
 from ..w2gn import NonFiniteLossError
 
@@ -77,7 +77,7 @@ class FittedMap:
               phase: str | None = None) -> None:
         """Run ``step`` ``n_iter`` times with a progress bar, NaN checks, history and callback."""
         start = time.perf_counter()
-        bar = tqdm(range(n_iter), desc=desc, disable=not progress)
+        bar = progress_bar(range(n_iter), desc=desc, progress=progress)
         for _ in bar:
             logs = step()
             self.iteration += 1
@@ -94,7 +94,7 @@ class FittedMap:
                 for k, v in logs.items():
                     self.history.setdefault(k, []).append(v)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
-                                 if k in ("loss", "w2", "inner_grad") and isinstance(v, float)})
+                                 if k in ("loss", "w2", "inner_grad") and isinstance(v, float)}, refresh=False)
                 if callback is not None and callback(self.iteration, self, logs) is False:
                     break
         self.train_time_s += time.perf_counter() - start

@@ -18,7 +18,7 @@ why LSOT's L2-UVP grows with the dimension in the paper's table.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -64,7 +64,7 @@ class LSOTConfig:
     normalize_plan: bool = True
     log_every: int = 50
     seed: int | None = 0
-    progress: bool = True
+    progress: bool | None = None
 
     def __post_init__(self):
         if self.regularization not in REGULARIZATIONS:

@@ -18,7 +18,6 @@ step's solution.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -65,7 +64,7 @@ class MM1Config:
     fresh_fraction: float = 0.5
     log_every: int = 50
     seed: int | None = 0
-    progress: bool = True
+    progress: bool | None = None
 
     def __post_init__(self):
         if self.inner_solver not in INNER_SOLVERS:

@@ -47,7 +47,7 @@ class MM2Config:
     neg_penalty: float = 1.0
     log_every: int = 50
     seed: int | None = 0
-    progress: bool = True
+    progress: bool | None = None
 
     def __post_init__(self):
         for name in ("batch_size", "log_every", "inner_iterations"):

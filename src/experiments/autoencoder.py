@@ -100,7 +100,7 @@ def make_perceptual_loss(use_vgg: str = "auto"):
     return VGGPerceptualLoss(path), f"perceptual loss: VGG16 layers 3, 8, 15, 22 (weights {path}), weight 6"
 
 
-def train_autoencoder_from_config(ae_cfg, images, device, progress: bool = True, perceptual=None):
+def train_autoencoder_from_config(ae_cfg, images, device, progress: bool | None = None, perceptual=None):
     """Build and train an :class:`Autoencoder` as ``ae_cfg`` (an :class:`AEConfig`) says.
 
     Returns:
@@ -120,7 +120,7 @@ def train_autoencoder_from_config(ae_cfg, images, device, progress: bool = True,
     return ae, history
 
 
-def get_autoencoder(ae_cfg, device, images=None, progress: bool = True, train_if_missing: bool = True):
+def get_autoencoder(ae_cfg, device, images=None, progress: bool | None = None, train_if_missing: bool = True):
     """The autoencoder of ``ae_cfg``: loaded from ``models_dir()/ae_cfg.checkpoint_name``, or (when
     the file is absent and ``train_if_missing``) trained on ``images`` and saved there.
 

@@ -54,7 +54,7 @@ class DomainAdaptationConfig(ExperimentConfig):
     w2gn: W2GNConfig = field(default_factory=lambda: W2GNConfig(   # l1: on all weights of both nets
         batch_size=128, lambda_cycle=1000.0, cycle="both_mean", lr=1e-4, betas=(0.8, 0.99), conj_betas=(0.8, 0.99),
         l1=1e-7, iterations=10_000, log_every=100))
-    progress: bool = True
+    progress: bool | None = None
 
     @classmethod
     def cpu(cls):

@@ -66,7 +66,7 @@ class GaussiansBaselinesConfig(ExperimentConfig):
     mm2_neg_penalty: float = 1.0
     n_eval: int = 2 ** 14
     log_every: int = 50
-    progress: bool = True
+    progress: bool | None = None
 
     @classmethod
     def cpu(cls):

@@ -98,7 +98,7 @@ def generate_raw(ae, n: int, generator: torch.Generator, device=None) -> torch.T
     return decode(ae, _noise(n, ae.latent_dim, generator, device))
 
 
-def latent_fids(ae, D_conj, real_images, train_images, cfg, device, stats_path=None, progress: bool = True):
+def latent_fids(ae, D_conj, real_images, train_images, cfg, device, stats_path=None, progress: bool | None = None):
     """FIDs of reconstructions, raw decoding and AE + W2GN against ``real_images``.
 
     ``n = cfg.n_fid_samples`` images each: the real statistics from the first n ``real_images``
