@@ -7,8 +7,11 @@ the global RNG. Any object with a ``sample(n)`` method works with the trainer.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
+
+from .layers import check_integer, check_real
 
 __all__ = [
     "Sampler", "StandardNormalSampler", "NormalSampler", "UniformSampler", "BallUniformSampler",
@@ -66,8 +69,42 @@ def load_rng_state_dict(obj, state: dict) -> None:
                              "the saved state belongs to another sampler")
 
 
-def _as_device(device) -> torch.device:
-    return torch.device(device) if device is not None else torch.device("cpu")
+def _as_device(device, owner: str = "Sampler") -> torch.device:
+    """``device`` as a ``torch.device`` that exists here (``None``: the CPU); a device this
+    machine or torch build lacks (``"cuda"`` without CUDA, ``"cuda:3"`` with one GPU, ``"mps"``
+    off a Mac) is refused now, not at the first ``sample``."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ValueError(f"{owner}: device={device!r} is not a torch device ({e}); use e.g. 'cpu' or 'cuda'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{owner}: device={device!r} but CUDA is not available (this torch build or "
+                             "machine has no usable GPU); pass device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{owner}: device={device!r} but only {torch.cuda.device_count()} CUDA device(s) "
+                             "are visible; pass another index")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"{owner}: device={device!r} but MPS is not available here; pass device='cpu'")
+    return dev
+
+
+def _finite_array(value, name: str, owner: str, ndim: int | None = None) -> np.ndarray:
+    """``value`` as a float64 array, refused (naming ``name``) when it is not numeric, has NaN/inf or
+    (given ``ndim``) another number of dimensions."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{owner}: {name} must be numbers (an array), got {type(value).__name__} ({e})") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{owner}: {name} must have {ndim} dimension(s), got shape {list(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{owner}: {name} contains NaN or inf")
+    return arr
 
 
 class Sampler:
@@ -81,19 +118,21 @@ class Sampler:
     """
 
     def __init__(self, dim: int, device=None, dtype: torch.dtype = torch.float32, seed: int | None = None):
-        self.dim = int(dim)
+        owner = type(self).__name__
+        self.dim = check_integer(dim, "dim", 1, owner)
         self.shape: tuple[int, ...] = (self.dim,)
-        self.device = _as_device(device)
+        self.device = _as_device(device, owner)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"{owner}: dtype must be a floating torch dtype (torch.float32, torch.float64, …), "
+                            f"got {dtype!r}")
         self.dtype = dtype
-        self.seed = int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item())
+        self.seed = check_integer(seed, "seed", owner=owner) if seed is not None else int(torch.randint(0, 2**62, ()).item())
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.rng = np.random.RandomState(self.seed % 2**32)
 
     def sample(self, n: int) -> torch.Tensor:
         """``n`` samples, ``[n, *shape]``."""
-        if int(n) < 0:
-            raise ValueError(f"{type(self).__name__}.sample: n must be ≥ 0, got {n}")
-        return self._sample(int(n))
+        return self._sample(check_integer(n, "n", 0, f"{type(self).__name__}.sample"))
 
     def _sample(self, n: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -119,6 +158,11 @@ class Sampler:
         return f"{type(self).__name__}(dim={self.dim}, device={self.device}, seed={self.seed})"
 
 
+def _check_base(base, owner: str) -> None:
+    if not _is_sampler_like(base) or not all(hasattr(base, a) for a in ("dim", "device", "dtype", "seed")):
+        raise TypeError(f"{owner}: base must be a sampler (a src.distributions.Sampler), got {type(base).__name__}")
+
+
 class StandardNormalSampler(Sampler):
     """N(0, I_dim)."""
 
@@ -135,10 +179,14 @@ class NormalSampler(Sampler):
     """
 
     def __init__(self, mean, cov, device=None, dtype=torch.float32, seed=None):
-        mean = np.asarray(mean, dtype=np.float64)
-        cov = np.asarray(cov, dtype=np.float64)
+        mean = _finite_array(mean, "mean", "NormalSampler")
+        if mean.ndim > 1:
+            raise ValueError(f"NormalSampler: mean must be a vector [D], got shape {list(mean.shape)}")
+        cov = _finite_array(cov, "cov", "NormalSampler")
         if cov.shape != (mean.size, mean.size):
             raise ValueError(f"NormalSampler: cov must be [{mean.size}, {mean.size}], got {list(cov.shape)}")
+        if np.abs(cov - cov.T).max() > 1e-6 * max(1.0, np.abs(cov).max()):
+            raise ValueError(f"NormalSampler: cov is not symmetric (max |cov - cov.T| = {np.abs(cov - cov.T).max():.3g})")
         super().__init__(mean.size, device, dtype, seed)
         w, v = np.linalg.eigh((cov + cov.T) / 2)
         if w.min() < -1e-8 * max(1.0, abs(w).max()):
@@ -157,7 +205,10 @@ class UniformSampler(Sampler):
 
     def __init__(self, dim, low: float = -1.0, high: float = 1.0, device=None, dtype=torch.float32, seed=None):
         super().__init__(dim, device, dtype, seed)
-        self.low, self.high = float(low), float(high)
+        self.low = check_real(low, "low", owner="UniformSampler")
+        self.high = check_real(high, "high", owner="UniformSampler")
+        if not self.low < self.high:
+            raise ValueError(f"UniformSampler: low must be < high, got low={self.low:g}, high={self.high:g}")
 
     def _sample(self, n):
         return self.low + (self.high - self.low) * self._rand(n, self.dim)
@@ -168,7 +219,7 @@ class BallUniformSampler(Sampler):
 
     def __init__(self, dim, radius: float = 1.0, device=None, dtype=torch.float32, seed=None):
         super().__init__(dim, device, dtype, seed)
-        self.radius = float(radius)
+        self.radius = check_real(radius, "radius", 0.0, min_open=True, owner="BallUniformSampler")
 
     def _sample(self, n):
         direction = self._randn(n, self.dim)
@@ -182,7 +233,7 @@ class SwissRollSampler(Sampler):
 
     def __init__(self, noise: float = 0.8, device=None, dtype=torch.float32, seed=None):
         super().__init__(2, device, dtype, seed)
-        self.noise = float(noise)
+        self.noise = check_real(noise, "noise", 0.0, owner="SwissRollSampler")
 
     def _sample(self, n):
         from sklearn.datasets import make_swiss_roll  # lazy: keep the core import light
@@ -203,15 +254,23 @@ class GaussianMixtureSampler(Sampler):
     """
 
     def __init__(self, centers, stds=1.0, weights=None, device=None, dtype=torch.float32, seed=None):
-        centers = np.asarray(centers, dtype=np.float64)
-        if centers.ndim != 2:
-            raise ValueError(f"centers must be [K, D], got shape {centers.shape}")
+        owner = type(self).__name__
+        centers = _finite_array(centers, "centers", owner)
+        if centers.ndim != 2 or 0 in centers.shape:
+            raise ValueError(f"{owner}: centers must be [K, D] with K, D ≥ 1, got shape {list(centers.shape)}")
         super().__init__(centers.shape[1], device, dtype, seed)
         k = centers.shape[0]
-        stds = np.broadcast_to(np.asarray(stds, dtype=np.float64), (k,)).copy()
-        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        stds = _finite_array(stds, "stds", owner)
+        try:
+            stds = np.broadcast_to(stds, (k,)).copy()
+        except ValueError:
+            raise ValueError(f"{owner}: stds must be one number or one per component ([{k}]), "
+                             f"got shape {list(stds.shape)}") from None
+        if (stds < 0).any():
+            raise ValueError(f"{owner}: stds must be ≥ 0, got {stds.min():g}")
+        weights = np.full(k, 1.0 / k) if weights is None else _finite_array(weights, "weights", owner)
         if weights.shape != (k,) or (weights < 0).any() or weights.sum() <= 0:
-            raise ValueError("weights must be K non-negative numbers with a positive sum")
+            raise ValueError(f"{owner}: weights must be K non-negative numbers with a positive sum")
         self.centers = self._from_numpy(centers)
         self.stds = self._from_numpy(stds)
         self.weights = self._from_numpy(weights / weights.sum())
@@ -225,6 +284,8 @@ class EightGaussiansSampler(GaussianMixtureSampler):
     """8 Gaussians of std ``std`` on a circle of radius ``radius`` (paper: 12 and 1)."""
 
     def __init__(self, radius: float = 12.0, std: float = 1.0, device=None, dtype=torch.float32, seed=None):
+        radius = check_real(radius, "radius", 0.0, owner="EightGaussiansSampler")
+        std = check_real(std, "std", 0.0, owner="EightGaussiansSampler")
         angles = np.arange(8) * (2 * math.pi / 8)
         centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
         super().__init__(centers, std, None, device, dtype, seed)
@@ -234,6 +295,9 @@ class GaussianGridSampler(GaussianMixtureSampler):
     """``n × n`` grid of Gaussians with spacing ``step``, centred at 0 (paper: step 9, std 1)."""
 
     def __init__(self, n: int = 5, step: float = 9.0, std: float = 1.0, device=None, dtype=torch.float32, seed=None):
+        n = check_integer(n, "n", 1, "GaussianGridSampler")
+        step = check_real(step, "step", 0.0, owner="GaussianGridSampler")
+        std = check_real(std, "std", 0.0, owner="GaussianGridSampler")
         ticks = (np.arange(n) - (n - 1) / 2) * step
         gx, gy = np.meshgrid(ticks, ticks, indexing="ij")
         centers = np.stack([gx.ravel(), gy.ravel()], axis=1)
@@ -248,9 +312,14 @@ class WhiteningSampler(Sampler):
     """
 
     def __init__(self, base: Sampler, n_fit: int = 100_000, batch_size: int = 100_000):
+        _check_base(base, "WhiteningSampler")
+        n_fit = check_integer(n_fit, "n_fit", 2, "WhiteningSampler")
+        batch_size = check_integer(batch_size, "batch_size", 1, "WhiteningSampler")
         super().__init__(base.dim, base.device, base.dtype, base.seed)
         self.base = base
         data = torch.cat([base.sample(min(batch_size, n_fit - i)).double().cpu() for i in range(0, n_fit, batch_size)])
+        if not torch.isfinite(data).all():
+            raise ValueError("WhiteningSampler: the samples of base contain NaN or inf; cannot estimate their covariance")
         mean = data.mean(0)
         cov = torch.cov(data.T).reshape(self.dim, self.dim)
         w, v = torch.linalg.eigh(cov)
@@ -272,14 +341,19 @@ class LinearTransformer(Sampler):
     """``x @ weight.T + bias`` applied to samples of ``base`` (a Gaussian when ``base`` is)."""
 
     def __init__(self, base: Sampler, weight, bias=None):
-        weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
-        if weight.dim() != 2 or weight.shape[1] != base.dim:
-            raise ValueError(f"weight must be [out, {base.dim}], got {list(weight.shape)}")
+        _check_base(base, "LinearTransformer")
+        weight = torch.as_tensor(_finite_array(weight, "weight", "LinearTransformer"))
+        if weight.dim() != 2 or weight.shape[1] != base.dim or weight.shape[0] < 1:
+            raise ValueError(f"LinearTransformer: weight must be [out, {base.dim}], got {list(weight.shape)}")
+        if bias is not None:
+            bias = _finite_array(bias, "bias", "LinearTransformer")
+            if bias.shape not in ((weight.shape[0],), (), (1,)):
+                raise ValueError(f"LinearTransformer: bias must be [{weight.shape[0]}], got {list(bias.shape)}")
         super().__init__(weight.shape[0], base.device, base.dtype, base.seed)
         self.base = base
         self.weight = weight.to(self.device, self.dtype)
         self.bias = (torch.zeros(weight.shape[0], dtype=torch.float64) if bias is None
-                     else torch.as_tensor(np.asarray(bias, dtype=np.float64))).to(self.device, self.dtype)
+                     else torch.as_tensor(bias)).to(self.device, self.dtype)
 
     def _sample(self, n):
         return self.base.sample(n) @ self.weight.T + self.bias
@@ -295,14 +369,17 @@ class TensorDatasetSampler(Sampler):
 
     def __init__(self, data, device=None, dtype=torch.float32, seed=None, noise_std: float = 0.0):
         data = torch.as_tensor(data)
-        if data.dim() < 2 or data.shape[0] == 0:
+        if data.dim() < 2 or data.shape[0] == 0 or 0 in data.shape[1:]:
             raise ValueError(f"TensorDatasetSampler needs data of shape [M, ...] with M > 0, got {list(data.shape)}")
+        if data.dtype == torch.bool or data.is_complex():
+            raise TypeError(f"TensorDatasetSampler: data must be real numbers, got {data.dtype}")
         if not torch.isfinite(data).all():
             raise ValueError("TensorDatasetSampler: data contain NaN or inf")
+        noise_std = check_real(noise_std, "noise_std", 0.0, owner="TensorDatasetSampler")
         super().__init__(int(np.prod(data.shape[1:])), device, dtype, seed)
         self.shape = tuple(data.shape[1:])
         self.data = data.to(self.device, self.dtype)
-        self.noise_std = float(noise_std)
+        self.noise_std = noise_std
 
     def __len__(self) -> int:
         return self.data.shape[0]
@@ -323,7 +400,11 @@ class FittedGaussianMixtureSampler(Sampler):
     def __init__(self, data, n_components: int = 10, device=None, dtype=torch.float32, seed=None):
         from sklearn.mixture import GaussianMixture  # lazy: keep the core import light
 
-        data = np.asarray(torch.as_tensor(data).detach().cpu().double())
+        data = _finite_array(data, "data", "FittedGaussianMixtureSampler", ndim=2)
+        n_components = check_integer(n_components, "n_components", 1, "FittedGaussianMixtureSampler")
+        if data.shape[0] < n_components or data.shape[1] < 1:
+            raise ValueError(f"FittedGaussianMixtureSampler: data [M, D] needs M ≥ n_components = {n_components} "
+                             f"and D ≥ 1, got {list(data.shape)}")
         super().__init__(data.shape[1], device, dtype, seed)
         self.gmm = GaussianMixture(n_components, covariance_type="full", random_state=self.seed % 2**32).fit(data)
         self.means = self._from_numpy(self.gmm.means_)

@@ -23,6 +23,7 @@ it gets the readable closed form (``_run``), unless it sets ``_fast_path = True`
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 import torch
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 
 from . import fast
 from .fast import dense as fast_dense, dropout as _dropout
-from .layers import ACTIVATIONS, ConvexQuadratic, get_activation
+from .layers import ACTIVATIONS, ConvexQuadratic, check_integer, check_real, get_activation
 
 __all__ = ["ICNN", "DenseICNN", "ConvICNN", "ConvICNN128", "init_normal_"]
 
@@ -42,6 +43,7 @@ def init_normal_(net: nn.Module, scale: float, generator: torch.Generator | None
     The paper's scales: 1/2 (toy), 1/20 (Gaussians), 1/10 (latent), 1/5 (domain adaptation),
     1/100 (ConvICNN). Call :meth:`ICNN.convexify` afterwards (``pretrain_identity`` does).
     """
+    scale = check_real(scale, "scale", owner="init_normal_")
     with torch.no_grad():
         for p in net.parameters():
             noise = torch.randn(p.shape, generator=generator, dtype=p.dtype)
@@ -63,6 +65,20 @@ class _CudnnTF32:
     def __exit__(self, *exc):
         if self.allow is not None:
             torch.backends.cudnn.allow_tf32 = self.old
+
+
+def _widths(hidden_layer_sizes, owner: str) -> list[int]:
+    """The hidden widths as a list of ints: a sequence of integers (``[64, 64]``); a string (``"64"``
+    would be the widths 6 and 4), a single number or non-integers (``[16.9]``) are refused."""
+    if isinstance(hidden_layer_sizes, (str, bytes, dict)) or isinstance(hidden_layer_sizes, numbers.Number):
+        raise TypeError(f"{owner}: hidden_layer_sizes must be a sequence of integers such as [64, 64], "
+                        f"got {hidden_layer_sizes!r} ({type(hidden_layer_sizes).__name__})")
+    try:
+        items = list(hidden_layer_sizes)
+    except TypeError:
+        raise TypeError(f"{owner}: hidden_layer_sizes must be a sequence of integers such as [64, 64], "
+                        f"got {hidden_layer_sizes!r} ({type(hidden_layer_sizes).__name__})") from None
+    return [check_integer(h, f"hidden_layer_sizes[{i}]", owner=owner) for i, h in enumerate(items)]
 
 
 class ICNN(nn.Module):
@@ -183,17 +199,17 @@ class DenseICNN(ICNN):
                  activation: str = "celu", dropout: float = 0.03, strong_convexity: float = 1e-6,
                  celu_alpha: float = 1.0):
         super().__init__()
-        hidden = [int(h) for h in hidden_layer_sizes]
+        owner = "DenseICNN"
+        in_dim = check_integer(in_dim, "in_dim", owner=owner)
+        hidden = _widths(hidden_layer_sizes, owner)
         if in_dim < 1 or not hidden or min(hidden) < 1:
             raise ValueError(f"DenseICNN needs in_dim ≥ 1 and non-empty positive hidden sizes, "
                              f"got in_dim={in_dim}, hidden_layer_sizes={hidden_layer_sizes}")
+        rank = check_integer(rank, "rank", 1, owner)
         act = get_activation(activation)  # ValueError for a name not in src.layers.ACTIVATIONS
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if strong_convexity < 0:
-            raise ValueError(f"strong_convexity must be ≥ 0, got {strong_convexity}")
-        if not celu_alpha > 0:
-            raise ValueError(f"celu_alpha must be > 0, got {celu_alpha}")
+        dropout = check_real(dropout, "dropout", 0.0, 1.0, max_open=True, owner=owner)
+        strong_convexity = check_real(strong_convexity, "strong_convexity", 0.0, owner=owner)
+        celu_alpha = check_real(celu_alpha, "celu_alpha", 0.0, min_open=True, owner=owner)
         if celu_alpha != 1.0 and not act.uses_alpha:
             with_alpha = tuple(name for name, a in ACTIVATIONS.items() if a.uses_alpha)
             raise ValueError(f"celu_alpha={celu_alpha} applies to activation {' / '.join(map(repr, with_alpha))} "
@@ -377,8 +393,13 @@ class ConvICNN(ICNN):
     def __init__(self, channels: int = 3, image_size: int = 128, width: int = 128,
                  strong_convexity: float = 0.0):
         super().__init__()
+        owner = type(self).__name__
+        channels = check_integer(channels, "channels", 1, owner)
+        image_size = check_integer(image_size, "image_size", owner=owner)
         if image_size < 8 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two ≥ 8, got {image_size}")
+        width = check_integer(width, "width", 1, owner)
+        strong_convexity = check_real(strong_convexity, "strong_convexity", 0.0, owner=owner)
         self.channels, self.image_size, self.width = channels, image_size, width
         self.strong_convexity = float(strong_convexity)
         self.sample_shape = (channels, image_size, image_size)

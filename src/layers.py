@@ -16,6 +16,8 @@ so an unknown name is a ``ValueError`` wherever it is used.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["ConvexQuadratic", "ConvexQuadraticConv2d", "Activation", "ACTIVATIONS", "get_activation",
-           "activation", "activation_grad"]
+           "activation", "activation_grad", "check_integer", "check_real"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,51 @@ def activation_grad(name: str, x: torch.Tensor, celu_alpha: float = 1.0) -> torc
     return get_activation(name).grad(x, celu_alpha)
 
 
+# ------------------------------------------------------------------ argument checks
+def check_integer(value, name: str, minimum: int | None = None, owner: str = "") -> int:
+    """``value`` as an ``int`` when it is an integer (Python or NumPy integer, an integer-valued
+    float such as ``16.0``); otherwise ``TypeError`` / ``ValueError`` naming ``name`` (and
+    ``owner``, the class that refuses it). Never truncates (``16.9`` is refused), never parses a
+    string (``"64"`` is refused) and refuses ``True``/``False``."""
+    where = f"{owner}: " if owner else ""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise TypeError(f"{where}{name} must be an integer, got {value!r} ({type(value).__name__})")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+            out = int(value)
+        elif isinstance(value, numbers.Real):
+            raise ValueError(f"{where}{name} must be an integer, got {value!r} (not truncated)") from None
+        else:
+            raise TypeError(f"{where}{name} must be an integer, got {value!r} ({type(value).__name__})") from None
+    if minimum is not None and out < minimum:
+        raise ValueError(f"{where}{name} must be ≥ {minimum}, got {out}")
+    return int(out)
+
+
+def check_real(value, name: str, minimum: float | None = None, maximum: float | None = None,
+               min_open: bool = False, max_open: bool = False, owner: str = "") -> float:
+    """``value`` as a finite ``float`` in the range given (``min_open``/``max_open``: the bound
+    itself excluded); otherwise ``TypeError`` / ``ValueError`` naming ``name`` (NaN and ±inf are
+    refused, strings are not parsed, ``True``/``False`` are refused)."""
+    where = f"{owner}: " if owner else ""
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (numbers.Real, torch.Tensor)):
+        raise TypeError(f"{where}{name} must be a real number, got {value!r} ({type(value).__name__})")
+    if isinstance(value, torch.Tensor) and (value.numel() != 1 or value.is_complex()):
+        raise TypeError(f"{where}{name} must be a real number, got a tensor of shape {list(value.shape)}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{where}{name} must be finite, got {out}")
+    low_bad = minimum is not None and (out <= minimum if min_open else out < minimum)
+    high_bad = maximum is not None and (out >= maximum if max_open else out > maximum)
+    if low_bad or high_bad:
+        lo = "" if minimum is None else f"{'>' if min_open else '≥'} {minimum:g}"
+        hi = "" if maximum is None else f"{'<' if max_open else '≤'} {maximum:g}"
+        raise ValueError(f"{where}{name} must be {' and '.join(x for x in (lo, hi) if x)}, got {out:g}")
+    return out
+
+
 class ConvexQuadratic(nn.Module):
     """Rank-``rank`` convex quadratic plus affine layer.
 
@@ -141,10 +188,15 @@ class ConvexQuadratic(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, rank: int = 1, bias: bool = True):
         super().__init__()
-        if min(in_features, out_features, rank) < 1:
+        sizes = {k: check_integer(v, k, owner="ConvexQuadratic")
+                 for k, v in (("in_features", in_features), ("out_features", out_features), ("rank", rank))}
+        if min(sizes.values()) < 1:
             raise ValueError(
                 f"ConvexQuadratic needs positive sizes, got in={in_features}, out={out_features}, rank={rank}"
             )
+        if not isinstance(bias, bool):
+            raise TypeError(f"ConvexQuadratic: bias must be True or False, got {bias!r}")
+        in_features, out_features, rank = sizes["in_features"], sizes["out_features"], sizes["rank"]
         self.in_features, self.out_features, self.rank = in_features, out_features, rank
         self.quadratic_decomposed = nn.Parameter(torch.empty(in_features, rank, out_features))
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
@@ -188,6 +240,15 @@ class ConvexQuadraticConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, rank: int = 1,
                  stride: int = 1, padding: int = 1, bias: bool = True):
         super().__init__()
+        owner = "ConvexQuadraticConv2d"
+        in_channels = check_integer(in_channels, "in_channels", 1, owner)
+        out_channels = check_integer(out_channels, "out_channels", 1, owner)
+        kernel_size = check_integer(kernel_size, "kernel_size", 1, owner)
+        rank = check_integer(rank, "rank", 1, owner)
+        stride = check_integer(stride, "stride", 1, owner)
+        padding = check_integer(padding, "padding", 0, owner)
+        if not isinstance(bias, bool):
+            raise TypeError(f"{owner}: bias must be True or False, got {bias!r}")
         self.rank, self.out_channels = rank, out_channels
         self.stride, self.padding = stride, padding
         self.quadratic = nn.Conv2d(in_channels, rank * out_channels, kernel_size, stride, padding, bias=False)

@@ -3,6 +3,7 @@
 (:func:`apply_file`); synthetic test images of any size for speed tests."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -18,6 +19,22 @@ BLOCK_PIXELS = 1 << 20          # pixels per streamed row block
 METHODS = ("auto", "distinct", "lut", "exact")
 
 
+def _check_options(lut_size=None, block_rows=None, png_level=6, max_megapixels=None) -> None:
+    """Refuse out-of-range options by name (never a silent default in their place)."""
+    def integer(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if lut_size is not None and not (integer(lut_size) and 2 <= lut_size <= 256):
+        raise ValueError(f"lut_size must be an integer in [2, 256] (or None: the fit-time choice), got {lut_size!r}")
+    if block_rows is not None and not (integer(block_rows) and block_rows >= 1):
+        raise ValueError(f"block_rows must be a positive integer (or None: ≈1 Mpx per block), got {block_rows!r}")
+    if not (integer(png_level) and 0 <= png_level <= 9):
+        raise ValueError(f"png_level must be an integer in [0, 9] (zlib level), got {png_level!r}")
+    if max_megapixels is not None and (isinstance(max_megapixels, bool) or not isinstance(max_megapixels, (int, float))
+                                       or not math.isfinite(max_megapixels) or max_megapixels < 0):
+        raise ValueError(f"max_megapixels must be a finite number ≥ 0 (0: no limit), got {max_megapixels!r}")
+
+
 def build_table(cmap: ColorMap, blocks, inverse: bool = False, method: str = "auto", lut_size: int | None = None,
                 progress: bool = False, total_rows: int | None = None, name: str = "image") -> tuple[ColorTable, int | None]:
     """The :class:`ColorTable` that ``method`` (see :func:`apply_file`) uses for an image.
@@ -31,6 +48,7 @@ def build_table(cmap: ColorMap, blocks, inverse: bool = False, method: str = "au
     """
     if method not in ("auto", "distinct", "lut"):
         raise ValueError(f"build_table: method must be 'auto', 'distinct' or 'lut', got {method!r}")
+    _check_options(lut_size=lut_size)
     present, distinct = None, None
     if method in ("auto", "distinct"):
         present = np.zeros(1 << 24, dtype=bool)
@@ -56,6 +74,8 @@ def map_image(cmap: ColorMap, rgb: np.ndarray, inverse: bool = False, method: st
     if method == "exact":
         return cmap.map_exact_uint8(rgb, inverse), {"method": "exact", "distinct_colours": None,
                                                     "network_evaluations": rgb.shape[0] * rgb.shape[1], "lut_size": None}
+    if isinstance(block_pixels, bool) or not isinstance(block_pixels, (int, np.integer)) or block_pixels < 1:
+        raise ValueError(f"block_pixels must be a positive integer, got {block_pixels!r}")
     rows = max(1, block_pixels // max(rgb.shape[1], 1))
     table, distinct = build_table(cmap, lambda: ((y, rgb[y:y + rows]) for y in range(0, rgb.shape[0], rows)),
                                   inverse, method, lut_size)
@@ -94,6 +114,7 @@ def apply_file(cmap: ColorMap, input_path, output_path, inverse: bool = False, m
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _check_options(lut_size, block_rows, png_level, max_megapixels)
     input_path, output_path = Path(input_path), Path(output_path)
     check_output_path(output_path, input_path)
     start = time.perf_counter()

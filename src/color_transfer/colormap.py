@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import digest
 from ..icnn import DenseICNN
 from ..image_io import read_rgb
 from ..utils import atomic_torch_save
@@ -104,8 +105,9 @@ class ColorMap:
     def lut(self, size: int, inverse: bool = False) -> torch.Tensor:
         """Exact map on the ``size³`` grid of [0, 1]³: ``[size(r), size(g), size(b), 3]`` float32
         (not clipped)."""
-        if not 2 <= size <= 256:
-            raise ValueError(f"LUT size must be in [2, 256], got {size}")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= 256:
+            raise ValueError(f"LUT size must be an integer in [2, 256], got {size!r}")
+        size = int(size)
         axis = torch.linspace(0, 1, size)
         grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
         return self.map_float(grid, inverse).reshape(size, size, size, 3).cpu()
@@ -117,7 +119,7 @@ class ColorMap:
     def table(self, inverse: bool = False, lut_size: int | None = None) -> "ColorTable":
         """The 8-bit table of all 2²⁴ colours from a ``lut_size``³ LUT (default: the size chosen
         at fit time, else 65) — see :class:`ColorTable`."""
-        size = lut_size or self.lut_record(inverse).get("size") or 65
+        size = lut_size if lut_size is not None else (self.lut_record(inverse).get("size") or 65)
         return ColorTable.from_lut(self.lut(size, inverse))
 
     # ------------------------------------------------------------------ files
@@ -131,16 +133,24 @@ class ColorMap:
         }
 
     def save(self, path) -> None:
-        """Write the map (atomically: a failed or killed save keeps an existing file)."""
-        atomic_torch_save(self.state(), path)
+        """Write the map (atomically: a failed or killed save keeps an existing file), with a
+        SHA-256 ``checksum`` of its content that :meth:`load` verifies."""
+        state = self.state()
+        state["checksum"] = digest(state)
+        atomic_torch_save(state, path)
 
     @classmethod
     def load(cls, path, map_location="cpu") -> "ColorMap":
         """Load a map written by :meth:`save` / ``fit``.
 
+        The file's ``checksum`` is verified (a map file modified or damaged after it was written is
+        refused), and so is every weight being finite. Files written before maps carried a checksum
+        load with a note on stderr.
+
         Raises:
             FileNotFoundError: no such file.
-            MapFileError: the file is not a colour-transfer map (another torch file, an image, …).
+            MapFileError: the file is not a colour-transfer map (another torch file, an image, …),
+                or a damaged one (checksum mismatch, NaN/inf weights).
         """
         path = Path(path)
         if not path.is_file():
@@ -160,6 +170,19 @@ class ColorMap:
         if state.get("version") != MAP_VERSION:
             raise MapFileError(f"{path}: map file version {state.get('version')} is not supported "
                                f"(this code reads version {MAP_VERSION}); refit the map")
+        saved = state.pop("checksum", None)
+        if saved is None:
+            print(f"note: {path}: a map file without a checksum (written by an older version); its content "
+                  "is not verified", file=sys.stderr)
+        elif digest(state) != saved:
+            raise MapFileError(f"{path} is damaged: its content does not match its checksum (the file was "
+                               f"modified or corrupted after it was written); refit the map or use another copy")
+        for part in ("D", "D_conj"):
+            bad = [k for k, v in (state.get(part) or {}).items()
+                   if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+            if bad:
+                raise MapFileError(f"{path}: the {part} weights {bad[:4]} contain NaN or inf (a damaged map); "
+                                   "refit the map")
         try:
             D = DenseICNN(**state["D_config"])
             D_conj = DenseICNN(**state["D_conj_config"])

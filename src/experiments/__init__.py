@@ -11,7 +11,9 @@
 * :mod:`.style_transfer` — unpaired image-to-image transport (``W2GN_style_transfer``);
 * :mod:`.domain_adaptation` — LeNet features of one digit domain onto another (``W2GN_domain_adaptation``);
 * :mod:`.color_transfer` — colour transfer between photos (``W2GN_color_transfer``);
-* :mod:`.common` — :func:`~.common.make_pair` (build → init → identity pretraining → copy).
+* :mod:`.common` — :func:`~.common.make_pair` (build → init → identity pretraining → copy);
+* :mod:`.run` — ``python -m src.experiments.run``: train an experiment's runs by a script (also
+  under ``torchrun``) into the checkpoint folder its notebook then loads.
 
 Importing this package (which ``import src.experiments.toy`` does first) imports every
 experiment module, so that every config class is defined and registered

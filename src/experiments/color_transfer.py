@@ -4,20 +4,29 @@ with those settings. The map itself (tables, streaming apply, ``.cube`` export) 
 :mod:`src.color_transfer`."""
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..checkpoint import digest
 from ..color_transfer import ColorMap, choose_lut_size, image_to_pixels
 from ..configs import ExperimentConfig
 from ..distributions import TensorDatasetSampler, UniformSampler
 from ..icnn import DenseICNN, init_normal_
 from ..w2gn import W2GNConfig, pretrain_identity, train
 
-__all__ = ["ColorTransferConfig", "fit_color_map"]
+__all__ = ["ColorTransferConfig", "fit_color_map", "checkpoint_names"]
+
+#: settings that only matter after the fit (evaluation, LUT choice, plots) or only name things
+#: (the photos enter the fit checkpoint's name through their pixels): left out of its name
+_NOT_IN_FIT_NAME = ("checkpoint_dir", "source", "palette", "lut_sizes", "lut_tolerance", "eval_points",
+                    "sw_projections", "plot_points", "speed_megapixels")
+#: the settings identity pretraining depends on
+_PRETRAIN_FIELDS = ("seed", "hidden_layer_sizes", "rank", "activation", "dropout", "strong_convexity", "init_scale",
+                    "pretrain_iterations", "pretrain_lr", "pretrain_tol", "pretrain_batch_size", "pretrain_low",
+                    "pretrain_high")
 
 
 @dataclass
@@ -86,6 +95,22 @@ class ColorTransferConfig(ExperimentConfig):
                    plot_points=500, speed_megapixels=0.25)
 
 
+def checkpoint_names(cfg, X: torch.Tensor, Y: torch.Tensor) -> dict:
+    """The run names (see ``cfg.checkpoint``) of the pretraining and of the W2GN fit: each holds a
+    digest of the seed and of every setting its result depends on (the fit's also of the pixels
+    ``X``, ``Y`` it draws from), so a run of another seed or other settings never resumes from,
+    or replaces, this one's checkpoint."""
+    def plain(v):  # (64, 64) and [64, 64] are the same setting
+        return [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+    settings = {k: plain(v) for k, v in cfg.to_dict().items()}
+    pre = {k: settings[k] for k in _PRETRAIN_FIELDS}
+    fit = {k: v for k, v in settings.items() if k not in _NOT_IN_FIT_NAME}
+    data = digest([X.detach().cpu(), Y.detach().cpu()])
+    return {"pretrain": f"pretrain_seed{cfg.seed}_{digest(pre)[:16]}",
+            "fit": f"fit_seed{cfg.seed}_{digest({'settings': fit, 'data': data})[:16]}"}
+
+
 def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, progress: bool | None = None,
                   callback=None, names: tuple[str, str] = ("source", "palette")) -> ColorMap:
     """Fit W2GN between the pixel colours of ``source`` and ``palette`` (``uint8 [H, W, 3|4]``).
@@ -98,6 +123,7 @@ def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, pro
     device = torch.device(device) if device is not None else torch.device("cpu")
     X = image_to_pixels(source, cfg.max_fit_pixels, seed=cfg.seed)
     Y = image_to_pixels(palette, cfg.max_fit_pixels, seed=cfg.seed + 1)
+    names_ckpt = checkpoint_names(cfg, X, Y)
     g = torch.Generator().manual_seed(cfg.seed)
 
     def make() -> DenseICNN:
@@ -112,13 +138,13 @@ def fit_color_map(source: np.ndarray, palette: np.ndarray, cfg, device=None, pro
     pretrain_loss = pretrain_identity(
         D, UniformSampler(3, cfg.pretrain_low, cfg.pretrain_high, device=device, seed=cfg.seed + 1),
         iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr, blow=1.0, tol=cfg.pretrain_tol,
-        batch_size=cfg.pretrain_batch_size, progress=progress, checkpoint_path=cfg.checkpoint("pretrain"))
+        batch_size=cfg.pretrain_batch_size, progress=progress, checkpoint_path=cfg.checkpoint(names_ckpt["pretrain"]))
     D_conj = make().to(device)
     D_conj.load_state_dict(D.state_dict())
     w2cfg = W2GNConfig(batch_size=cfg.batch_size, lr=cfg.lr, lr_schedule=cfg.lr_schedule, warmup=cfg.warmup,
                        lr_end=cfg.lr_end, lambda_cycle=cfg.lambda_cycle, cycle=cfg.cycle,
                        iterations=cfg.iterations, log_every=cfg.log_every, seed=cfg.seed, progress=progress,
-                       checkpoint_path=cfg.checkpoint("fit_" + hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()[:16]))
+                       checkpoint_path=cfg.checkpoint(names_ckpt["fit"]))
     history = train(D, D_conj, TensorDatasetSampler(X, device, seed=cfg.seed + 2),
                     TensorDatasetSampler(Y, device, seed=cfg.seed + 3), w2cfg, callback=callback)
     fit_time = time.perf_counter() - start
