@@ -1,6 +1,5 @@
 """Data-parallel W2GN on torch.distributed (gloo, 2 CPU processes): a 2-rank run equals a single
 process fed the same global batches; a 2-rank run killed with SIGKILL resumes bit-identically."""
-import contextlib
 import os
 import signal
 import socket
@@ -12,7 +11,6 @@ import time
 import pytest
 import torch
 
-from src import fast
 from src.icnn import DenseICNN
 from src.w2gn import CYCLE_VARIANTS, W2GN, W2GNConfig
 
@@ -30,25 +28,37 @@ COMMON = textwrap.dedent("""
     from src.w2gn import W2GN, W2GNConfig
 """)
 
-EQUAL = COMMON + textwrap.dedent("""
+# W2GN steps on fixed global batches, of which the caller takes the rows `share` (the worker: its
+# half; the test's single process: all of them) -> weights, loss per step, gradients of step 1
+STEPS = textwrap.dedent("""
+    import contextlib, torch
+    from src import fast
+    from src.icnn import DenseICNN
+    from src.w2gn import W2GN, W2GNConfig
+
+    def steps(cycle, quick, share):
+        torch.manual_seed(0)
+        D, C = DenseICNN(3, [16, 8], rank=2, dropout=0.0), DenseICNN(3, [16, 8], rank=2, dropout=0.0)
+        C.load_state_dict(D.state_dict())
+        model = W2GN(D, C, W2GNConfig(batch_size=32, lr=3e-3, cycle=cycle, l1=1e-4, progress=False))
+        g = torch.Generator().manual_seed(1)
+        losses, grads = [], None
+        with (contextlib.nullcontext() if quick else fast.disabled()):
+            for _ in range(4):
+                X, Y = torch.randn(32, 3, generator=g), 2 * torch.randn(32, 3, generator=g) + 1
+                losses.append(model.step(X[share], Y[share])["loss"].item())
+                grads = grads or [p.grad.clone() for p in [*D.parameters(), *C.parameters()]]
+        return [p.detach().clone() for p in [*D.parameters(), *C.parameters()]], losses, grads
+""")
+
+EQUAL = COMMON + STEPS + textwrap.dedent("""
     out = {}
     for cycle in sys.argv[2].split(","):
         for quick in (True, False):
-            torch.manual_seed(0)
-            D, C = DenseICNN(3, [16, 8], rank=2, dropout=0.0), DenseICNN(3, [16, 8], rank=2, dropout=0.0)
-            C.load_state_dict(D.state_dict())
-            model = W2GN(D, C, W2GNConfig(batch_size=32, lr=3e-3, cycle=cycle, l1=1e-4, progress=False))
-            g = torch.Generator().manual_seed(1)
-            losses, grads = [], None
-            with (contextlib.nullcontext() if quick else fast.disabled()):
-                for _ in range(4):
-                    X, Y = torch.randn(32, 3, generator=g), 2 * torch.randn(32, 3, generator=g) + 1
-                    share = slice(16 * rank, 16 * (rank + 1))
-                    losses.append(model.step(X[share], Y[share])["loss"].item())
-                    grads = grads or [p.grad.clone() for p in [*D.parameters(), *C.parameters()]]
+            weights, losses, grads = steps(cycle, quick, slice(16 * rank, 16 * (rank + 1)))
             every = [None, None]
             dist.all_gather_object(every, losses)
-            out[(cycle, quick)] = ([p.detach().clone() for p in [*D.parameters(), *C.parameters()]], every, grads)
+            out[(cycle, quick)] = (weights, every, grads)
     if rank == 0:
         torch.save(out, sys.argv[1])
 """)
@@ -108,27 +118,19 @@ def test_two_ranks_equal_one_process_fed_the_same_global_batches(tmp_path):
     results = _wait(_launch(EQUAL, [out, ",".join(CYCLE_VARIANTS)], tmp_path))
     assert all(rc == 0 for rc, _ in results), results
     ranks = torch.load(out)
+    scope = {}
+    exec(STEPS, scope)
     for cycle in CYCLE_VARIANTS:
         for quick in (True, False):
-            torch.manual_seed(0)
-            D, C = DenseICNN(3, [16, 8], rank=2, dropout=0.0), DenseICNN(3, [16, 8], rank=2, dropout=0.0)
-            C.load_state_dict(D.state_dict())
-            model = W2GN(D, C, W2GNConfig(batch_size=32, lr=3e-3, cycle=cycle, l1=1e-4, progress=False))
-            g = torch.Generator().manual_seed(1)
-            losses, grads = [], None
-            with (contextlib.nullcontext() if quick else fast.disabled()):
-                for _ in range(4):
-                    X, Y = torch.randn(32, 3, generator=g), 2 * torch.randn(32, 3, generator=g) + 1
-                    losses.append(model.step(X, Y)["loss"].item())
-                    grads = grads or [p.grad.clone() for p in [*D.parameters(), *C.parameters()]]
+            ref_weights, losses, grads = scope["steps"](cycle, quick, slice(0, 32))   # one process, all rows
             weights, rank_losses, rank_grads = ranks[(cycle, quick)]
             # each rank's loss is that of its half; their mean is the global batch's loss
             mean = [(a + b) / 2 for a, b in zip(*rank_losses)]
             assert mean == pytest.approx(losses, rel=1e-4, abs=1e-6) and rank_losses[0] != rank_losses[1]
             for a, b in zip(rank_grads, grads):                    # the averaged gradient is the global one
                 torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
-            for a, b in zip(weights, [*D.parameters(), *C.parameters()]):
-                torch.testing.assert_close(a, b.detach(), rtol=1e-4, atol=1e-6)
+            for a, b in zip(weights, ref_weights):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_a_killed_two_rank_run_resumes_bit_identically(tmp_path):
