@@ -113,8 +113,14 @@ temporary file in the same folder, fsync-ed and renamed (`src.utils.atomic_write
 `atomic_open`): a failed or killed write leaves the previous file intact. Checkpoints carry a
 SHA-256 of their content, checked at load: a damaged, truncated or foreign file raises
 `CheckpointError` and never loads silently; they load with `torch.load(..., weights_only=True)`.
-The colour CLI refuses an output that is one of its inputs (the same path, a symbolic or a hard
-link) and checks the output folder before any work.
+The colour CLI resolves every input to the file it reads (a bare name to `data/color_transfer/`)
+and refuses an output that is one of them (the same path, a symbolic or a hard link), checks the
+output folder before any work, and reports every failure (a bad option, no CUDA, a full disk, an
+unwritable folder, too little memory) as one `error: …` line naming the option, with status 2 and
+what happened to the previous output file. Colour-map files and the `.cube` LUTs it writes carry a
+SHA-256 checked when they are loaded back (a map with NaN weights is refused too). Every public
+class checks its arguments when it is built (integers, finite numbers, ranges, devices): a string
+`"64"` as hidden sizes, a width of 16.9 or a NaN standard deviation is refused, never truncated.
 
 ## Non-finite guard
 

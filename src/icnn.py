@@ -70,7 +70,7 @@ class _CudnnTF32:
 def _widths(hidden_layer_sizes, owner: str) -> list[int]:
     """The hidden widths as a list of ints: a sequence of integers (``[64, 64]``); a string (``"64"``
     would be the widths 6 and 4), a single number or non-integers (``[16.9]``) are refused."""
-    if isinstance(hidden_layer_sizes, (str, bytes, dict)) or isinstance(hidden_layer_sizes, numbers.Number):
+    if isinstance(hidden_layer_sizes, (str, bytes, dict, numbers.Number)):
         raise TypeError(f"{owner}: hidden_layer_sizes must be a sequence of integers such as [64, 64], "
                         f"got {hidden_layer_sizes!r} ({type(hidden_layer_sizes).__name__})")
     try:

@@ -45,11 +45,11 @@ class ConvexStyleMap:
     beta: tuple = (0.35, 0.0, -0.35)        # warm tone: lift red, lower blue (quadratic part)
     kappa: tuple = (0.3, 0.3, 0.3)          # S-curve contrast (sine part), same per channel
     mix: tuple = ((0.6, 0.3, 0.1), (0.3, 0.4, 0.3), (0.1, 0.3, 0.6))   # symmetric, PSD, rows sum to 1
-    w_tone: float = 0.4
+    w_tone: float = 0.2
     w_mix: float = 0.1
-    w_blur: float = 0.5
+    w_blur: float = 0.7
     blur_radius: int = 2                    # binomial kernel of 2·radius + 1 taps per axis
-    blur_passes: int = 2
+    blur_passes: int = 8                    # repeated: ≈ a Gaussian blur of σ ≈ 2.8 px
 
     def __post_init__(self):
         w = (self.w_tone, self.w_mix, self.w_blur)

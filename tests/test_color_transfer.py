@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from src.color_transfer import (ColorMap, ColorTable, apply_array, apply_file, check_colours,
+from src.color_transfer import (ColorMap, ColorTable, MapFileError, apply_array, apply_file, check_colours,
                                 interpolate_lut, read_cube)
 from src.color_transfer.cli import main
 
@@ -296,3 +296,204 @@ def test_presets_and_schedule_options_reach_the_fit(files):
     for key, f in (("cycle_error", fwd), ("cycle_error_clipped", fwd.clamp(0, 1))):
         expected = float((cmap.map_float(f, inverse=True) - X).pow(2).mean().sqrt())
         assert abs(ev[key] - expected) <= 1e-6 + 1e-4 * expected, key
+
+
+# ------------------------------------------------------------------ no silent wrong answers
+def _refused(capsys, argv, *needles):
+    """``main(argv)`` exits 2 with one ``error: …`` message naming every needle, no traceback."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, (argv, err)
+    assert err.startswith("error: ") and "Traceback" not in err, (argv, err)
+    for needle in needles:
+        assert needle in err, (argv, needle, err)
+    return err
+
+
+def test_fit_resolves_bare_names_before_the_output_check(files, capsys, tmp_path, monkeypatch):
+    """`fit china flower --out data/color_transfer/flower` from the repository root: the palette
+    named by its bare name is the file in data/color_transfer/, so that output is refused."""
+    import shutil
+
+    data = tmp_path / "data"
+    (data / "color_transfer").mkdir(parents=True)
+    shutil.copy(files / "source.png", data / "color_transfer" / "china.png")
+    shutil.copy(files / "palette.png", data / "color_transfer" / "flower.png")
+    before = {p.name: p.read_bytes() for p in (data / "color_transfer").iterdir()}
+    monkeypatch.setenv("W2GN_DATA", str(data))
+    monkeypatch.chdir(tmp_path)
+    for out in ("data/color_transfer/flower.png", "data/color_transfer/china.png"):
+        _refused(capsys, ["fit", "china.png", "flower.png", "--out", out, "--iterations", "2", "--profile", "smoke",
+                          "--quiet"], "--out", "overwrite the input")
+    assert {p.name: p.read_bytes() for p in (data / "color_transfer").iterdir()} == before
+
+
+def test_map_file_checksum_refuses_damaged_files(files, capsys, tmp_path):
+    """NaN bytes written into a map file (the zip stays readable) are refused at load, not an
+    all-black image; a file without checksum but with NaN weights is refused too."""
+    good = ColorMap.load(files / "map.pt")
+    raw = (files / "map.pt").read_bytes()
+    w = good.D.state_dict()["quadratic_layers.0.0.weight"].numpy().tobytes()
+    at = raw.find(w)
+    assert at > 0
+    bad = tmp_path / "nan.pt"
+    bad.write_bytes(raw[:at] + np.full(len(w) // 4, np.nan, dtype=np.float32).tobytes() + raw[at + len(w):])
+    with pytest.raises(MapFileError, match="does not match its checksum"):
+        ColorMap.load(bad)
+    out = tmp_path / "out.png"
+    _refused(capsys, ["apply", str(bad), str(files / "source.png"), str(out), "--quiet"], "damaged", "refit")
+    assert not out.exists()
+    state = torch.load(files / "map.pt", weights_only=True)
+    assert isinstance(state.pop("checksum"), str)
+    state["D"]["final_layer.weight"] = torch.full_like(state["D"]["final_layer.weight"], float("nan"))
+    torch.save(state, tmp_path / "old_nan.pt")
+    with pytest.raises(MapFileError, match="NaN"):
+        ColorMap.load(tmp_path / "old_nan.pt")
+
+
+def test_cube_checksum(files, cmap, tmp_path):
+    from src.color_transfer import export_cube
+
+    out = tmp_path / "g.cube"
+    export_cube(cmap, out, 5)
+    assert read_cube(out)[0].shape == (5, 5, 5, 3)
+    lines = out.read_text().splitlines()
+    assert any(ln.startswith("# sha256 ") for ln in lines)
+    i = next(k for k, ln in enumerate(lines) if ln[:1].isdigit())
+    lines[i] = "0.500000 0.500000 0.500000" if lines[i] != "0.500000 0.500000 0.500000" else "0.1 0.1 0.1"
+    out.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="checksum"):
+        read_cube(out)
+    foreign = tmp_path / "foreign.cube"   # other programs' files carry no checksum: read as they are
+    foreign.write_text("LUT_3D_SIZE 2\n" + "0 0 0\n" * 8)
+    assert read_cube(foreign)[0].shape == (2, 2, 2, 3)
+
+
+def test_cli_refuses_bad_options_by_name(files, capsys, tmp_path, monkeypatch):
+    mp, src, out = str(files / "map.pt"), str(files / "source.png"), str(tmp_path / "o.png")
+    apply = ["apply", mp, src, out, "--quiet"]
+    _refused(capsys, apply + ["--lut-size", "0"], "--lut-size", "[2, 256]")
+    _refused(capsys, apply + ["--block-rows", "0"], "--block-rows", "≥ 1")
+    _refused(capsys, apply + ["--block-rows", "-3"], "--block-rows")
+    _refused(capsys, apply + ["--png-level", "12"], "--png-level", "[0, 9]")
+    _refused(capsys, apply + ["--max-megapixels", "nan"], "--max-megapixels")
+    _refused(capsys, ["export-cube", mp, str(tmp_path / "o.cube"), "--size", "300"], "--size", "[2, 256]")
+    _refused(capsys, ["fit", src, str(files / "palette.png"), "--out", str(tmp_path / "m.pt"), "--iterations", "0",
+                      "--profile", "smoke", "--quiet"], "--iterations")
+    _refused(capsys, apply + ["--device", "nonsense"], "--device nonsense", "not a torch device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _refused(capsys, apply + ["--device", "cuda"], "--device cuda", "CUDA is not available", "--device cpu")
+    _refused(capsys, ["fit", src, str(files / "palette.png"), "--out", str(tmp_path / "m.pt"), "--device", "cuda",
+                      "--profile", "smoke", "--quiet"], "--device cuda", "CUDA is not available")
+    monkeypatch.setenv("W2GN_DEVICE", "cuda")
+    _refused(capsys, apply, "W2GN_DEVICE=cuda", "CUDA is not available")
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "m.pt").exists()
+    # the library refuses the same values instead of falling back to a default
+    for kw, name in (({"lut_size": 0}, "lut_size"), ({"block_rows": 0}, "block_rows"), ({"png_level": 10}, "png_level")):
+        with pytest.raises(ValueError, match=name):
+            apply_file(cmap_of(files), src, out, progress=False, **kw)
+    with pytest.raises(ValueError, match="LUT size"):
+        cmap_of(files).table(lut_size=0)
+
+
+def cmap_of(files):
+    return ColorMap.load(files / "map.pt")
+
+
+def test_cli_no_cuda_in_a_real_process(files, tmp_path):
+    """The entry point itself: `--device cuda` on a process without a GPU is one line, status 2."""
+    import os
+
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", W2GN_DEBUG="")
+    proc = subprocess.run([sys.executable, "-m", "src.color_transfer", "apply", str(files / "map.pt"),
+                           str(files / "source.png"), str(tmp_path / "o.png"), "--device", "cuda", "--quiet"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: --device cuda: CUDA is not available") and "Traceback" not in proc.stderr
+
+
+def test_cli_disk_full_keeps_the_previous_output(files, capsys, tmp_path, monkeypatch):
+    """A write failing with ENOSPC: status 2, the message says so and that the previous file is
+    intact (checked), and the previous bytes are still there; a new output leaves no file."""
+    import errno
+    import os
+
+    from src import utils
+
+    mp, photo = str(files / "map.pt"), str(files / "source.png")
+    jobs = {"apply": (tmp_path / "o.png", lambda o: ["apply", mp, photo, str(o), "--quiet"]),
+            "export-cube": (tmp_path / "o.cube", lambda o: ["export-cube", mp, str(o), "--size", "5"])}
+    for name, (out, argv) in jobs.items():
+        assert main(argv(out)) == 0
+        before = out.read_bytes()
+        capsys.readouterr()
+
+        def full(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(utils.os, "fsync", full)
+        _refused(capsys, argv(out), "no space left", "the previous file is intact")
+        _refused(capsys, argv(tmp_path / f"new_{out.name}"), "no space left", "no file was written")
+        monkeypatch.undo()
+        assert out.read_bytes() == before, name
+        assert not (tmp_path / f"new_{out.name}").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cli_unwritable_folder_and_permission_errors(files, capsys, tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    from src import image_io
+
+    mp, src, out = str(files / "map.pt"), str(files / "source.png"), str(tmp_path / "o.png")
+    monkeypatch.setattr(image_io.os, "access", lambda *a, **k: False)
+    _refused(capsys, ["apply", mp, src, out, "--quiet"], "OUTPUT", "cannot write into the output folder")
+    _refused(capsys, ["export-cube", mp, str(tmp_path / "o.cube")], "OUT", "cannot write")
+    monkeypatch.undo()
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    _refused(capsys, ["apply", mp, src, out, "--quiet"], "permission denied", "no file was written")
+
+
+def test_cli_out_of_memory(files, capsys, tmp_path, monkeypatch):
+    from src.color_transfer import cli
+
+    mp, src, out = str(files / "map.pt"), str(files / "source.png"), str(tmp_path / "o.png")
+    for err in (MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:114] . DefaultCPUAllocator: can't "
+                                            "allocate memory: you tried to allocate 68719476736 bytes")):
+        def oom(*a, _err=err, **k):
+            raise _err
+
+        monkeypatch.setattr(cli, "apply_file", oom)
+        _refused(capsys, ["apply", mp, src, out, "--quiet"], "out of memory", "--block-rows")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_checkpoint_names_hold_the_seed_and_settings(files, tmp_path):
+    """The CLI/notebook fit: seed 1 never reuses seed 0's pretraining (nor its fit) checkpoint."""
+    from src.experiments.color_transfer import ColorTransferConfig, checkpoint_names, fit_color_map
+
+    X, Y = torch.rand(50, 3), torch.rand(40, 3)
+    base = ColorTransferConfig.smoke()
+    names = checkpoint_names(base, X, Y)
+    assert "seed0" in names["pretrain"] and "seed0" in names["fit"]
+    for change in ({"seed": 1}, {"hidden_layer_sizes": (16, 8)}, {"init_scale": 0.2}, {"pretrain_iterations": 7},
+                   {"activation": "softplus"}, {"dropout": 0.1}):
+        other = checkpoint_names(base.replace(**change), X, Y)
+        assert other["pretrain"] != names["pretrain"] and other["fit"] != names["fit"], change
+    for change in ({"lr": 1e-2}, {"iterations": 7}, {"lambda_cycle": 2.0}):
+        other = checkpoint_names(base.replace(**change), X, Y)
+        assert other["pretrain"] == names["pretrain"] and other["fit"] != names["fit"], change
+    assert checkpoint_names(base, X, Y + 1e-3)["fit"] != names["fit"]
+    assert checkpoint_names(base.replace(eval_points=7, hidden_layer_sizes=[16, 16]), X, Y) == names
+    # the files of a real run: one pretraining and one fit checkpoint per seed
+    src, pal = (np.asarray(Image.open(files / f)) for f in ("source.png", "palette.png"))
+    for seed in (0, 1):
+        cfg = base.replace(seed=seed, iterations=2, pretrain_iterations=3, checkpoint_dir=str(tmp_path))
+        fit_color_map(src, pal, cfg, progress=False)
+    made = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert len(made) == 4 and sum("pretrain_seed1" in n for n in made) == 1, made

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.distributions import (BallUniformSampler, EightGaussiansSampler, FittedGaussianMixtureSampler,
+from src.distributions import (BallUniformSampler, EightGaussiansSampler, FittedGaussianMixtureSampler, GaussianMixtureSampler,
                                GaussianGridSampler, LinearTransformer, NormalSampler, StandardNormalSampler,
                                SwissRollSampler, TensorDatasetSampler, UniformSampler, WhiteningSampler)
 
@@ -91,3 +91,72 @@ def test_sampler_state_dict_resumes_the_draws():
     q = Plain()
     load_rng_state_dict(q, state)
     assert torch.equal(q.sample(4), expected)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("make, error, needle", [
+    (lambda: StandardNormalSampler(2.5), ValueError, "dim"),
+    (lambda: StandardNormalSampler("3"), TypeError, "dim"),
+    (lambda: StandardNormalSampler(0), ValueError, "dim"),
+    (lambda: StandardNormalSampler(2, seed=1.5), ValueError, "seed"),
+    (lambda: StandardNormalSampler(2, dtype=torch.int64), TypeError, "dtype"),
+    (lambda: StandardNormalSampler(2, device="gpu7"), ValueError, "device"),
+    (lambda: NormalSampler([0, NAN], np.eye(2)), ValueError, "mean contains NaN"),
+    (lambda: NormalSampler([0, 0], [[1, 0], [0, np.inf]]), ValueError, "cov contains NaN or inf"),
+    (lambda: NormalSampler([0, 0], [[1, 0.5], [0, 1]]), ValueError, "not symmetric"),
+    (lambda: NormalSampler([0, 0], [[1, 2], [2, 1]]), ValueError, "positive semi-definite"),
+    (lambda: NormalSampler([[0, 0]], np.eye(2)), ValueError, "mean must be a vector"),
+    (lambda: UniformSampler(2, low=NAN), ValueError, "low must be finite"),
+    (lambda: UniformSampler(2, low=1, high=1), ValueError, "low must be < high"),
+    (lambda: BallUniformSampler(2, radius=-1), ValueError, "radius"),
+    (lambda: BallUniformSampler(2, radius=NAN), ValueError, "radius"),
+    (lambda: SwissRollSampler(noise=-0.1), ValueError, "noise"),
+    (lambda: SwissRollSampler(noise=NAN), ValueError, "noise"),
+    (lambda: GaussianMixtureSampler([[0, 0], [1, NAN]]), ValueError, "centers contains NaN"),
+    (lambda: GaussianMixtureSampler([[0, 0], [1, 1]], stds=[1, -1]), ValueError, "stds must be ≥ 0"),
+    (lambda: GaussianMixtureSampler([[0, 0], [1, 1]], stds=[1, NAN]), ValueError, "stds contains NaN"),
+    (lambda: GaussianMixtureSampler([[0, 0], [1, 1]], stds=[1, 1, 1]), ValueError, "stds must be one number"),
+    (lambda: GaussianMixtureSampler([[0, 0], [1, 1]], weights=[1, NAN]), ValueError, "weights contains NaN"),
+    (lambda: EightGaussiansSampler(radius=NAN), ValueError, "radius"),
+    (lambda: EightGaussiansSampler(std=-1), ValueError, "std"),
+    (lambda: GaussianGridSampler(2.5), ValueError, "n must be an integer"),
+    (lambda: GaussianGridSampler(3, step=NAN), ValueError, "step"),
+    (lambda: TensorDatasetSampler(torch.zeros(4, 2), noise_std=-1.0), ValueError, "noise_std"),
+    (lambda: TensorDatasetSampler(torch.zeros(4, 2), noise_std=NAN), ValueError, "noise_std"),
+    (lambda: LinearTransformer(StandardNormalSampler(2), [[1, NAN], [0, 1]]), ValueError, "weight contains NaN"),
+    (lambda: LinearTransformer(StandardNormalSampler(2), np.eye(2), [1, 2, 3]), ValueError, "bias must be"),
+    (lambda: LinearTransformer("not a sampler", np.eye(2)), TypeError, "base must be a sampler"),
+    (lambda: WhiteningSampler(StandardNormalSampler(2), n_fit=1), ValueError, "n_fit"),
+    (lambda: FittedGaussianMixtureSampler(torch.randn(3, 2), n_components=5), ValueError, "n_components"),
+    (lambda: FittedGaussianMixtureSampler(torch.tensor([[0.0, NAN]] * 20)), ValueError, "data contains NaN"),
+])
+def test_samplers_refuse_bad_parameters_at_construction(make, error, needle):
+    with pytest.raises(error, match=needle):
+        make()
+
+
+def test_sampler_n_is_checked():
+    s = StandardNormalSampler(2, seed=0)
+    for bad, error in ((2.5, ValueError), ("3", TypeError), (-1, ValueError)):
+        with pytest.raises(error, match="n must be"):
+            s.sample(bad)
+    assert s.sample(np.int64(3)).shape == (3, 2) and s.sample(torch.tensor(2)).shape == (2, 2)
+
+
+def test_samplers_refuse_a_missing_cuda_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for make in (lambda d: StandardNormalSampler(2, device=d), lambda d: TensorDatasetSampler(torch.zeros(3, 2), d),
+                 lambda d: GaussianMixtureSampler([[0.0, 0.0]], device=d), lambda d: UniformSampler(3, device=d)):
+        for device in ("cuda", "cuda:0", torch.device("cuda")):
+            with pytest.raises(ValueError, match="device=.*CUDA is not available.*device='cpu'"):
+                make(device)
+
+
+def test_valid_parameters_draw_what_they_drew():
+    """The checks change no valid sampler's draws (integer-like arguments of NumPy types included)."""
+    a = GaussianGridSampler(np.int64(3), step=9, std=1, seed=np.int64(4)).sample(5)
+    b = GaussianGridSampler(3, step=9.0, std=1.0, seed=4).sample(5)
+    assert torch.equal(a, b)
+    assert torch.equal(UniformSampler(2, 0, 1, seed=3).sample(4), UniformSampler(2.0, 0.0, 1.0, seed=3).sample(4))

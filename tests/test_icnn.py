@@ -220,3 +220,52 @@ def test_potential_is_convex_after_convexify_and_push_is_its_gradient(cls):
     with torch.no_grad():
         fd = (psi(x + h * d) - psi(x - h * d)) / (2 * h)
     torch.testing.assert_close((g * d).flatten(1).sum(1).detach(), fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs, error, needle", [
+    ({"hidden_layer_sizes": "64"}, TypeError, "hidden_layer_sizes"),       # not the widths [6, 4]
+    ({"hidden_layer_sizes": 64}, TypeError, "hidden_layer_sizes"),
+    ({"hidden_layer_sizes": [16.9]}, ValueError, "hidden_layer_sizes\\[0\\]"),  # not truncated to 16
+    ({"hidden_layer_sizes": [16, True]}, TypeError, "hidden_layer_sizes\\[1\\]"),
+    ({"hidden_layer_sizes": []}, ValueError, "non-empty"),
+    ({"in_dim": 2.5}, ValueError, "in_dim"),
+    ({"in_dim": "3"}, TypeError, "in_dim"),
+    ({"rank": 0}, ValueError, "rank"),
+    ({"rank": 1.5}, ValueError, "rank"),
+    ({"strong_convexity": float("nan")}, ValueError, "strong_convexity must be finite"),
+    ({"strong_convexity": float("inf")}, ValueError, "strong_convexity"),
+    ({"strong_convexity": -1e-3}, ValueError, "strong_convexity"),
+    ({"dropout": float("nan")}, ValueError, "dropout"),
+    ({"dropout": 1.0}, ValueError, "dropout"),
+    ({"dropout": "0.1"}, TypeError, "dropout"),
+    ({"celu_alpha": float("inf")}, ValueError, "celu_alpha"),
+    ({"celu_alpha": 0.0}, ValueError, "celu_alpha"),
+])
+def test_dense_icnn_refuses_bad_arguments(kwargs, error, needle):
+    args = {"in_dim": 3, "hidden_layer_sizes": [8, 8], **kwargs}
+    with pytest.raises(error, match=needle):
+        DenseICNN(**args)
+
+
+def test_dense_icnn_accepts_integer_like_arguments_unchanged():
+    import numpy as np
+
+    a = DenseICNN(np.int64(3), np.array([8, 4]), rank=np.int32(2), dropout=0, strong_convexity=0)
+    b = DenseICNN(3, (8.0, 4), rank=2, dropout=0.0, strong_convexity=0.0)
+    assert a.config() == b.config() == DenseICNN(3, [8, 4], rank=2, dropout=0.0, strong_convexity=0.0).config()
+    assert type(a.in_dim) is int and all(type(h) is int for h in a.hidden_layer_sizes)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"channels": 0}, "channels"), ({"channels": 2.5}, "channels"), ({"image_size": 12}, "image_size"),
+    ({"image_size": 16.5}, "image_size"), ({"width": 0}, "width"),
+    ({"strong_convexity": float("nan")}, "strong_convexity"),
+])
+def test_conv_icnn_refuses_bad_arguments(kwargs, needle):
+    with pytest.raises((TypeError, ValueError), match=needle):
+        ConvICNN(**{"channels": 1, "image_size": 8, "width": 4, **kwargs})
+
+
+def test_init_normal_refuses_a_nan_scale():
+    with pytest.raises(ValueError, match="scale"):
+        init_normal_(DenseICNN(2, [4]), float("nan"))

@@ -127,3 +127,41 @@ def test_convex_quadratic_conv2d_formula():
     w = layer.quadratic.weight  # [rank·out, in, k, k]: the r-th factor of every output in rows r·out … (r+1)·out
     expected = sum(F.conv2d(x, w[3 * r:3 * (r + 1)], None, 2, 1) ** 2 for r in range(2)) + layer.linear(x)
     torch.testing.assert_close(layer(x), expected)
+
+
+@pytest.mark.parametrize("args, kwargs, needle", [
+    ((3, 4.5), {}, "out_features"), (("3", 4), {}, "in_features"), ((3, 4), {"rank": 0}, "positive sizes"),
+    ((3, 4), {"rank": 2.2}, "rank"), ((3, 4), {"bias": "yes"}, "bias"), ((True, 4), {}, "in_features"),
+])
+def test_convex_quadratic_refuses_bad_arguments(args, kwargs, needle):
+    with pytest.raises((TypeError, ValueError), match=needle):
+        ConvexQuadratic(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"kernel_size": 0}, "kernel_size"), ({"stride": 0}, "stride"), ({"padding": -1}, "padding"),
+    ({"rank": 1.5}, "rank"), ({"out_channels": 0}, "out_channels"),
+])
+def test_convex_quadratic_conv2d_refuses_bad_arguments(kwargs, needle):
+    with pytest.raises((TypeError, ValueError), match=needle):
+        ConvexQuadraticConv2d(**{"in_channels": 2, "out_channels": 3, **kwargs})
+
+
+def test_argument_checks():
+    import numpy as np
+
+    assert layers.check_integer(np.int64(5), "n") == 5 and layers.check_integer(16.0, "n") == 16
+    for bad, error in (("64", TypeError), (16.9, ValueError), (True, TypeError), (None, TypeError),
+                       (float("nan"), ValueError)):
+        with pytest.raises(error, match="n must be an integer"):
+            layers.check_integer(bad, "n")
+    with pytest.raises(ValueError, match="n must be ≥ 1"):
+        layers.check_integer(0, "n", 1)
+    assert layers.check_real(np.float32(0.5), "x", 0, 1) == 0.5
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="x must be finite"):
+            layers.check_real(bad, "x")
+    with pytest.raises(ValueError, match="x must be > 0"):
+        layers.check_real(0.0, "x", 0.0, min_open=True)
+    with pytest.raises(TypeError, match="x must be a real number"):
+        layers.check_real("1", "x")

@@ -32,6 +32,12 @@ files). The fit with the experiment's settings is
 command line :mod:`src.color_transfer.cli` sits on top of both (``python -m src.color_transfer``;
 ``from src.color_transfer.cli import main``): importing this package does not load it.
 
+Map files (:meth:`ColorMap.save`) and exported ``.cube`` files carry a SHA-256 checksum that
+loading verifies (a damaged file is refused, never mapped to a black image). The CLI checks every
+option and resolves every input to the file it reads before it writes anything, and reports each
+failure (a bad option, no CUDA, a full disk, no memory, …) as one line ``error: …`` on stderr with
+exit status 2.
+
 CLI::
 
     python -m src.color_transfer fit SOURCE PALETTE --out MAP.pt [--iterations N] [--seed S]

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--lut-size", type=int, help="LUT size for --method lut (default: chosen at fit time)")
     a.add_argument("--block-rows", type=int, help="rows per block (default ≈ 1 Mpx per block)")
     a.add_argument("--max-megapixels", type=float, help="Pillow's decompression-bomb limit (0: none)")
-    a.add_argument("--png-level", type=int, default=6, help="zlib level of .png output (1 fast … 9 small)")
+    a.add_argument("--png-level", type=int, default=6, help="zlib level of .png output (0 none, 1 fast … 9 small)")
     a.add_argument("--device", help="torch device for the network evaluations (default: cuda if available, else cpu)")
     a.add_argument("--quiet", action="store_true")
     c = sub.add_parser("export-cube", help="write the map as a .cube 3-D LUT")
@@ -51,17 +54,77 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_fit(args) -> None:
-    from ..configs import get_config
-    from ..experiments.color_transfer import ColorTransferConfig, fit_color_map
+class CLIError(Exception):
+    """A refused command line or environment; the message names the option and what to do."""
+
+
+def _device(name: str | None) -> torch.device:
+    """``--device`` (or env ``W2GN_DEVICE``, else cuda when available, else cpu), checked to exist."""
     from ..utils import get_device
 
+    where = f"--device {name}" if name else (f"W2GN_DEVICE={os.environ['W2GN_DEVICE']}"
+                                            if os.environ.get("W2GN_DEVICE") else None)
+    try:
+        device = get_device(name)
+    except (RuntimeError, ValueError) as e:
+        raise CLIError(f"{where}: not a torch device ({str(e).splitlines()[0]}); use cpu or cuda") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CLIError(f"{where}: CUDA is not available (this torch build or machine has no usable GPU); "
+                           "use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise CLIError(f"{where}: only {torch.cuda.device_count()} CUDA device(s) are visible; "
+                           "use another index or --device cpu")
+    elif device.type not in ("cpu", "cuda"):
+        try:
+            torch.zeros(1, device=device)
+        except Exception as e:  # noqa: BLE001 - any backend's failure
+            raise CLIError(f"{where}: the device cannot be used here ({type(e).__name__}); use --device cpu") from None
+    return device
+
+
+def _check_output(path, option: str, *inputs) -> None:
+    """:func:`src.image_io.check_output_path`, its refusal naming the option."""
+    try:
+        check_output_path(path, *inputs)
+    except (OSError, ValueError) as e:
+        raise CLIError(f"{option} {path}: {e}") from None
+
+
+def _need_file(path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"{what} {path}: {'a folder, not a file' if path.is_dir() else 'not found'}; "
+                       "give the path of an existing file")
+    return path
+
+
+def _in_range(value, option: str, low, high=None, what: str = "an integer") -> None:
+    if value is None:
+        return
+    bad = not math.isfinite(value) or value < low or (high is not None and value > high)
+    if bad:
+        rng = f"in [{low}, {high}]" if high is not None else f"≥ {low}"
+        raise CLIError(f"{option} must be {what} {rng}, got {value}")
+
+
+def _cmd_fit(args) -> None:
+    from ..configs import get_config
+    from ..datasets import color_transfer_image
+    from ..experiments.color_transfer import ColorTransferConfig, fit_color_map
+
+    _in_range(args.iterations, "--iterations", 1)
+    _in_range(args.seed, "--seed", 0)
     overrides = {k: v for k, v in (("iterations", args.iterations), ("seed", args.seed)) if v is not None}
     cfg = get_config(ColorTransferConfig, args.profile, **overrides)
-    check_output_path(args.out, args.source, args.palette)  # before the fit, not after it
-    device = get_device(args.device)
-    source = load_photo(args.source, cfg.image_max_side)
-    palette = load_photo(args.palette, cfg.image_max_side)
+    # every input resolved to the file it reads (a bare name: data/color_transfer/NAME) before the
+    # output check, so that --out can never be one of them
+    source_path = color_transfer_image(args.source)
+    palette_path = color_transfer_image(args.palette)
+    _check_output(args.out, "--out", source_path, palette_path)  # before the fit, not after it
+    device = _device(args.device)
+    source = load_photo(str(source_path), cfg.image_max_side)
+    palette = load_photo(str(palette_path), cfg.image_max_side)
     print(f"fit: {args.source} {source.shape[1]}x{source.shape[0]} -> {args.palette} "
           f"{palette.shape[1]}x{palette.shape[0]}; profile {cfg.profile}, {cfg.iterations} iterations, "
           f"seed {cfg.seed}, device {device}")
@@ -82,10 +145,13 @@ def _cmd_fit(args) -> None:
 
 
 def _cmd_apply(args) -> None:
-    from ..utils import get_device
-
-    check_output_path(args.output, args.input, args.map)
-    cmap = ColorMap.load(args.map).to(get_device(args.device))
+    _in_range(args.lut_size, "--lut-size", 2, 256)
+    _in_range(args.block_rows, "--block-rows", 1)
+    _in_range(args.png_level, "--png-level", 0, 9)
+    _in_range(args.max_megapixels, "--max-megapixels", 0, what="a number (0: no limit)")
+    _check_output(args.output, "OUTPUT", args.input, args.map)
+    device = _device(args.device)
+    cmap = ColorMap.load(args.map).to(device)
     stats = apply_file(cmap, args.input, args.output, inverse=args.inverse, method=args.method,
                        lut_size=args.lut_size, block_rows=args.block_rows, max_megapixels=args.max_megapixels,
                        progress=not args.quiet, png_level=args.png_level)
@@ -99,10 +165,9 @@ def _cmd_apply(args) -> None:
 
 
 def _cmd_cube(args) -> None:
-    check_output_path(args.out, args.map)
+    _in_range(args.size, "--size", 2, 256)
+    _check_output(args.out, "OUT", args.map)
     cmap = ColorMap.load(args.map)
-    if not 2 <= args.size <= 256:
-        raise ValueError(f"--size must be in [2, 256], got {args.size}")
     export_cube(cmap, args.out, args.size, args.inverse)
     lut, _ = read_cube(args.out)
     err = lut_error(cmap, torch.from_numpy(lut).float(), check_colours(20000, args.size), args.inverse)
@@ -110,12 +175,86 @@ def _cmd_cube(args) -> None:
           f"network by up to {err * 255:.2f}/255 on 40000 test colours (raise --size to reduce)")
 
 
+_OUTPUT = {"fit": ("out", "--out"), "apply": ("output", "OUTPUT"), "export-cube": ("out", "OUT")}
+
+
+def _file_id(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
+        return True
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and any(s in text for s in ("out of memory", "can't allocate memory",
+                                                                   "cannot allocate memory", "defaultcpuallocator"))
+
+
+def _output_state(out, before) -> str:
+    """What became of the output after a failure, checked (not assumed)."""
+    after = _file_id(out)
+    if before is None:
+        return f"no file was written at {out}" if after is None else f"{out} may be incomplete: delete it"
+    return (f"{out} was left as it was (the previous file is intact)" if after == before
+            else f"{out} was changed: check it")
+
+
+def _os_error_message(e: OSError, command: str, out, option: str, before) -> str:
+    name = e.filename or out
+    state = _output_state(out, before)
+    if e.errno == errno.ENOSPC or e.errno == getattr(errno, "EDQUOT", -1):
+        return (f"no space left on the device while writing {name} ({command}); {state}; free some space "
+                f"or write elsewhere ({option}) and run it again")
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: {name} ({command}); {state}; choose a folder you can write to ({option})"
+    if e.errno == errno.EROFS:
+        return f"read-only file system: {name} ({command}); {state}; write elsewhere ({option})"
+    return f"{e.strerror or e} ({name}, {command}); {state}"
+
+
 def main(argv=None) -> int:
-    """Command-line entry point; returns the exit status (errors: a message on stderr, status 2)."""
+    """Command-line entry point; returns the exit status. Every failure is one line on stderr,
+    ``error: <what, which option, what to do>``, and status 2 (never a traceback; set env
+    ``W2GN_DEBUG=1`` to see one for an unexpected error)."""
+    from ..checkpoint import CheckpointError
+
     args = _parser().parse_args(argv)
+    attr, option = _OUTPUT[args.command]
+    out = getattr(args, attr)
+    before = _file_id(out)
     try:
         {"fit": _cmd_fit, "apply": _cmd_apply, "export-cube": _cmd_cube}[args.command](args)
-    except (FileNotFoundError, ImageFormatError, MapFileError, ValueError, NonFiniteLossError) as e:
+    except KeyboardInterrupt:
+        print(f"error: interrupted; {_output_state(out, before)}", file=sys.stderr)
+        return 130
+    except CLIError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ImageFormatError, MapFileError, CheckpointError, NonFiniteLossError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # the CLI reports, it does not crash
+        if _is_out_of_memory(e):
+            print(f"error: out of memory in {args.command} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                  f"{_output_state(out, before)}; "
+                  + ("use a smaller --block-rows, another --method or a machine with more memory"
+                     if args.command == "apply" else "use a smaller profile (--profile cpu/smoke) or a machine "
+                     "with more memory"), file=sys.stderr)
+            return 2
+        if isinstance(e, OSError):
+            print(f"error: {_os_error_message(e, args.command, out, option, before)}", file=sys.stderr)
+            return 2
+        if isinstance(e, (ValueError, TypeError)) and not os.environ.get("W2GN_DEBUG"):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if os.environ.get("W2GN_DEBUG"):
+            raise
+        print(f"error: unexpected {type(e).__name__} in {args.command}: {str(e).splitlines()[0] if str(e) else ''}; "
+              f"{_output_state(out, before)}; please report it (env W2GN_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
         return 2
     return 0

