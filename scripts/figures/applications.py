@@ -100,18 +100,33 @@ def fig_domain(inp: Inputs):
     return fig
 
 
+def _style_note(m: dict) -> str:
+    """The style-transfer numbers of results/style_transfer.json, in words."""
+    k = m.get("known_map")
+    fid = (f"FID(B, ·) {m['fid_before']:.1f} → {m['fid_after']:.1f} ({m['fid_samples']} images per set)"
+           if m.get("fid_before") is not None else "no FID")
+    if not k:
+        return f"OFFLINE SUBSTITUTE DOMAINS, {m['image_size']} px, {m['iterations']} steps: {fid}"
+    return (f"OFFLINE SUBSTITUTE WITH A KNOWN OPTIMAL MAP T = ∇φ (B = T(other crops of A's photos)), "
+            f"{m['image_size']} px, {m['iterations']} steps: L2-UVP forward {k['l2_uvp_forward']:.1f} %, inverse "
+            f"{k['l2_uvp_inverse']:.1f} % (identity {k['l2_uvp_identity_forward']:.1f} / "
+            f"{k['l2_uvp_identity_inverse']:.1f} %, colour-only Gaussian OT {k['l2_uvp_colour_baseline_forward']:.1f} %, "
+            f"{k['n_eval']} held-out images); {fid}")
+
+
 def fig_style(inp: Inputs):
-    grids = [inp.notebook_image("style_grids", i) for i in (0, 1)]
     m = inp.get("style_transfer", "metrics")
+    images = inp.notebook_images("style_grids")
+    # known-map runs: the grid with the truth (A, ∇ψ_θ(A), T(A), B, ∇ψ_ω(B), source of B); else the two grids
+    grids = [images[2]] if m.get("known_map") and len(images) > 2 else [images[0], images[1]]
     w = sum(g.shape[1] for g in grids) / 100
     h = max(g.shape[0] for g in grids) / 100
     foot = 0.75
-    fig = plt.figure(figsize=(w, h + foot))
+    fig = plt.figure(figsize=(max(w, 6.0), h + foot))
     x = 0.0
     for g in grids:
-        show_image(fig.add_axes([x, foot / (h + foot), g.shape[1] / 100 / w, g.shape[0] / 100 / (h + foot)]), g)
-        x += g.shape[1] / 100 / w
-    footer(fig, f"OFFLINE SUBSTITUTE DOMAINS, {m['image_size']} px, {m['iterations']} steps: FID(B, ·) "
-                f"{m['fid_before']:.1f} → {m['fid_after']:.1f} ({m['fid_samples']} images per set); grids from "
-                f"notebooks/W2GN_style_transfer.ipynb. " + inp.note("style_transfer"), fontsize=7)
+        show_image(fig.add_axes([x, foot / (h + foot), g.shape[1] / 100 / max(w, 6.0), g.shape[0] / 100 / (h + foot)]), g)
+        x += g.shape[1] / 100 / max(w, 6.0)
+    footer(fig, _style_note(m) + "; grids from notebooks/W2GN_style_transfer.ipynb. " + inp.note("style_transfer"),
+           fontsize=7)
     return fig

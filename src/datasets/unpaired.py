@@ -1,7 +1,8 @@
 """Unpaired image domains for style transfer. ``paper``: CycleGAN's unpaired folders ``<root>/trainA``, ``trainB``
-(summer2winter_yosemite, photo2cezanne) with the paper's augmentation. ``cpu``/``smoke``: two
-unpaired domains of random crops of photographs shipped by scikit-image / scikit-learn
-(OFFLINE SUBSTITUTE, see :func:`offline_photo_domains`).
+(summer2winter_yosemite, photo2cezanne) with the paper's augmentation. ``cpu``/``smoke``: an
+OFFLINE SUBSTITUTE with a known optimal map, crops of photographs shipped by scikit-image /
+scikit-learn and a convex-gradient style of other crops (:func:`known_map_domains`); also two
+unpaired domains of different photographs without a known map (:func:`offline_photo_domains`).
 """
 from __future__ import annotations
 

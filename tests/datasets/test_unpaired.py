@@ -139,3 +139,21 @@ def test_offline_photographs_and_the_retina_cut(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingDataError, match="pip install scikit-image"):
         unpaired._load_offline_photo("skimage", "data/astronaut.png")
+
+
+def test_known_map_domains_unpaired_styled_and_labelled():
+    from src.datasets import known_map_domains
+    from src.style_maps import default_style_map
+
+    dom = known_map_domains(image_size=8, n_train=16, n_eval=6, noise_std=0.0, seed=0)
+    assert "OFFLINE SUBSTITUTE with a known optimal map" in dom.description
+    assert dom.eval_a.shape == dom.eval_b.shape == dom.eval_b_source.shape == (6, 3, 8, 8)
+    # B is exactly T of its held-out source crops, and those are not A's crops (independent draws)
+    assert torch.allclose(dom.eval_b, default_style_map()(dom.eval_b_source))
+    assert not torch.allclose(dom.eval_a, dom.eval_b_source)
+    train_a, train_b = dom.sampler_a.data, dom.sampler_b.data
+    assert train_a.shape == train_b.shape == (16, 3, 8, 8)
+    assert 0 <= float(train_b.min()) and float(train_b.max()) <= 1
+    assert not torch.allclose(default_style_map()(train_a), train_b)
+    again = known_map_domains(image_size=8, n_train=16, n_eval=6, noise_std=0.0, seed=0)
+    assert torch.equal(again.eval_b, dom.eval_b)

@@ -191,5 +191,21 @@ def test_paper_config_matches_paper():
     assert (cfg.pretrain_low, cfg.pretrain_high) == (-0.5, 1.5)
     for profile in ("cpu", "smoke"):
         small = get_config(StyleTransferConfig, profile)
-        assert small.data == "offline" and small.image_size <= 64
+        assert small.data == "known_map" and small.image_size <= 64
     json.dumps(cfg.to_dict())
+
+
+def test_cpu_and_smoke_profiles_use_the_known_map_pair_and_image_pretraining():
+    from src.datasets import known_map_domains
+    from src.experiments.style_transfer import make_style_pair
+
+    cpu, smoke = StyleTransferConfig.cpu(), StyleTransferConfig.smoke()
+    assert cpu.data == smoke.data == "known_map" and cpu.pretrain_on == "images"
+    assert cpu.n_eval >= 1000 and cpu.fid_samples >= 1000
+    assert StyleTransferConfig().pretrain_on == "noise" and StyleTransferConfig().data == "cyclegan"
+    dom = known_map_domains(image_size=8, n_train=8, n_eval=2, seed=0)
+    cfg = smoke.replace(image_size=8, width=4, pretrain__iterations=3)
+    D, D_conj, loss = make_style_pair(cfg, domains=dom, progress=False)
+    assert loss >= 0 and D.sample_shape == (3, 8, 8)
+    with pytest.raises(ValueError, match="domains"):
+        make_style_pair(cfg, progress=False)
