@@ -47,6 +47,8 @@ WORKER = textwrap.dedent("""
     torch.distributed.all_gather_object(times, elapsed)
     if torch.distributed.get_rank() == 0:
         json.dump({"seconds": max(times)}, open(out, "w"))
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 """)
 
 

@@ -61,6 +61,8 @@ EQUAL = COMMON + STEPS + textwrap.dedent("""
             out[(cycle, quick)] = (weights, every, grads)
     if rank == 0:
         torch.save(out, sys.argv[1])
+    dist.barrier()
+    dist.destroy_process_group()   # a clean exit on every rank (no gloo teardown race)
 """)
 
 FIT = COMMON + textwrap.dedent("""
@@ -87,6 +89,8 @@ FIT = COMMON + textwrap.dedent("""
     model = W2GN(D, C, cfg).fit(X, Y)
     state = {"w": [p.detach().clone() for p in [*D.parameters(), *C.parameters()]], "history": model.history}
     torch.save(state, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
 """)
 
 

@@ -114,6 +114,11 @@ def main(argv=None) -> int:
     for line in {"gaussians": _gaussians, "benchmark": _benchmark, "latent_ot": _latent_ot}[args.experiment](cfg, device):
         if rank == 0:
             print(line, flush=True)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()   # every rank leaves cleanly
     if rank == 0:
         print(f"done: run the notebook with W2GN_CHECKPOINT_DIR={display_path(folder)} (and the same profile"
               + (" and W2GN_OVERRIDES" if overrides else "") + ") to evaluate these runs", flush=True)
