@@ -121,7 +121,7 @@ def fig_style(inp: Inputs):
     grids = [images[2]] if m.get("known_map") and len(images) > 2 else [images[0], images[1]]
     w = sum(g.shape[1] for g in grids) / 100
     h = max(g.shape[0] for g in grids) / 100
-    foot = 0.75
+    foot = 1.6 if m.get("known_map") else 0.75
     fig = plt.figure(figsize=(max(w, 6.0), h + foot))
     x = 0.0
     for g in grids:
